@@ -1,0 +1,153 @@
+//! A repository in a local directory.
+//!
+//! Each put writes a temporary file beside the target (`.tmp-` prefix, which
+//! `list` never reports), fsyncs it, renames it into place and fsyncs the
+//! directory, so a crash leaves either the old state or the whole new object.
+
+use super::{BResult, Backend, BackendError, ObjectInfo};
+use std::fs::{self, File};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+pub struct LocalBackend {
+    root: PathBuf,
+}
+
+const TMP_PREFIX: &str = ".tmp-";
+
+impl LocalBackend {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        LocalBackend { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn path(&self, key: &str) -> PathBuf {
+        self.root.join(key)
+    }
+
+    /// Create `dir` (and parents) and make the new entries durable.
+    fn ensure_dir(&self, dir: &Path, key: &str) -> BResult<()> {
+        if dir.is_dir() {
+            return Ok(());
+        }
+        let parent = dir.parent().unwrap_or(&self.root).to_path_buf();
+        self.ensure_dir(&parent, key)?;
+        match fs::create_dir(dir) {
+            Ok(()) => fsync_dir(&parent).map_err(|e| BackendError::io(key, e)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+            Err(e) => Err(BackendError::io(key, e)),
+        }
+    }
+}
+
+pub fn fsync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+impl Backend for LocalBackend {
+    fn put(&self, key: &str, data: &[u8]) -> BResult<()> {
+        let target = self.path(key);
+        let dir = target.parent().expect("key has a parent").to_path_buf();
+        self.ensure_dir(&dir, key)?;
+        let mut rnd = [0u8; 8];
+        crate::id::random_bytes(&mut rnd);
+        let tmp = dir.join(format!("{TMP_PREFIX}{}", hex::encode(rnd)));
+        let io = |e| BackendError::io(key, e);
+        let result = (|| {
+            let mut f = File::create(&tmp)?;
+            if crate::failpoint::armed("put-partial") && key.starts_with("data/") {
+                f.write_all(&data[..data.len() / 2])?;
+                f.sync_all()?;
+                crate::failpoint::hit("put-partial");
+            }
+            f.write_all(data)?;
+            f.sync_all()?;
+            drop(f);
+            fs::rename(&tmp, &target)?;
+            fsync_dir(&dir)
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        result.map_err(io)
+    }
+
+    fn get(&self, key: &str) -> BResult<Vec<u8>> {
+        let mut f = File::open(self.path(key)).map_err(|e| BackendError::io(key, e))?;
+        let mut v = Vec::new();
+        f.read_to_end(&mut v).map_err(|e| BackendError::io(key, e))?;
+        Ok(v)
+    }
+
+    fn get_range(&self, key: &str, offset: u64, len: u64) -> BResult<Vec<u8>> {
+        let f = File::open(self.path(key)).map_err(|e| BackendError::io(key, e))?;
+        let mut buf = vec![0u8; len as usize];
+        let mut got = 0usize;
+        while got < buf.len() {
+            match f.read_at(&mut buf[got..], offset + got as u64) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(BackendError::io(key, e)),
+            }
+        }
+        if got < buf.len() {
+            return Err(BackendError::ShortRead { key: key.into(), offset, wanted: len, got: got as u64 });
+        }
+        Ok(buf)
+    }
+
+    fn list(&self, prefix: &str) -> BResult<Vec<ObjectInfo>> {
+        let mut out = Vec::new();
+        // The prefix names a directory ("data/") or a key stem inside one.
+        let (dir_part, _) = prefix.rsplit_once('/').unwrap_or(("", prefix));
+        let base = self.root.join(dir_part);
+        if !base.exists() {
+            return Ok(out);
+        }
+        for entry in walkdir::WalkDir::new(&base).follow_links(false) {
+            let entry = entry.map_err(|e| BackendError::io(prefix, e.into()))?;
+            if !entry.file_type().is_file() || entry.file_name().to_string_lossy().starts_with(TMP_PREFIX) {
+                continue;
+            }
+            let rel = entry.path().strip_prefix(&self.root).expect("under root");
+            let key = rel.to_string_lossy().into_owned();
+            if key.starts_with(prefix) {
+                let size = entry.metadata().map_err(|e| BackendError::io(&key, e.into()))?.len();
+                out.push(ObjectInfo { key, size });
+            }
+        }
+        Ok(out)
+    }
+
+    fn delete(&self, key: &str) -> BResult<()> {
+        match fs::remove_file(self.path(key)) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(BackendError::io(key, e)),
+        }
+    }
+
+    fn location(&self) -> String {
+        self.root.display().to_string()
+    }
+}
+
+/// Size of a local object without reading it (used by tests and `stats`).
+pub fn file_len(path: &Path) -> std::io::Result<u64> {
+    let mut f = File::open(path)?;
+    f.seek(SeekFrom::End(0))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn conformance() {
+        let dir = tempfile::tempdir().unwrap();
+        super::super::conformance(&super::LocalBackend::new(dir.path().join("repo")));
+    }
+}

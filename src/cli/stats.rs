@@ -1,0 +1,36 @@
+//! `cairn stats`
+
+use super::{human, print_json};
+use anyhow::Result;
+use cairn::stats::stats;
+use cairn::Repository;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// One snapshot (latest, id or prefix); the whole repository when absent.
+    snapshot: Option<String>,
+    #[arg(long)]
+    json: bool,
+}
+
+impl Args {
+    pub fn run(self, repo: &Repository) -> Result<i32> {
+        let (snaps, whole) = match &self.snapshot {
+            Some(s) => (vec![repo.resolve_snapshot(s)?.1], false),
+            None => (repo.list_snapshots()?.into_iter().map(|(_, s)| s).collect(), true),
+        };
+        let s = stats(repo, &snaps, whole)?;
+        if self.json {
+            print_json(&s);
+        } else {
+            println!("snapshots:          {}", s.snapshots);
+            println!("files:              {}", s.files);
+            println!("logical size:       {}", human(s.logical_bytes));
+            println!("unique data:        {} in {} blobs", human(s.unique_bytes), s.unique_blobs);
+            println!("stored size:        {}", human(s.stored_bytes));
+            println!("dedup ratio:        {:.2}x", s.dedup_ratio);
+            println!("compression ratio:  {:.2}x", s.compression_ratio);
+        }
+        Ok(0)
+    }
+}

@@ -1,0 +1,84 @@
+//! The repository `config` object: format version, repository id, chunker,
+//! compression and pack parameters. Written once by `init`, never rewritten.
+//!
+//! Layout: `CAIRNCFG | version u32 LE | sealed(Config, bincode(Config))`.
+
+use crate::chunker::ChunkerParams;
+use crate::error::{Error, FormatError, Result};
+use crate::format::*;
+use crate::id::Id;
+use crate::seal::{unseal, Sealer};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Config {
+    pub version: u32,
+    pub id: Id,
+    pub chunker: ChunkerParams,
+    /// zstd level used when sealing (0 = no compression).
+    pub compression_level: i32,
+    /// A pack is closed once it holds at least this many bytes.
+    pub pack_size: u32,
+    /// Creation time, nanoseconds since the Unix epoch (UTC).
+    pub created_ns: i64,
+}
+
+/// Default zstd level (format-spec/chunking.md: level 3 costs little more time
+/// than level 1 on this machine and stores noticeably less).
+pub const DEFAULT_COMPRESSION: i32 = 3;
+/// Default pack target: 16 MiB. Few enough objects for an object store (64
+/// PUTs per GiB), small enough that a restore of one file wastes little.
+pub const DEFAULT_PACK_SIZE: u32 = 16 << 20;
+
+impl Config {
+    pub fn new(chunker: ChunkerParams, compression_level: i32, pack_size: u32) -> Result<Self> {
+        chunker.validate()?;
+        if !(0..=22).contains(&compression_level) {
+            return Err(Error::InvalidArgument(format!(
+                "compression level {compression_level} is out of range: use 0 (off) to 22"
+            )));
+        }
+        if !(64 << 10..=1 << 30).contains(&pack_size) {
+            return Err(Error::InvalidArgument(format!(
+                "pack size {pack_size} is out of range: use 64 KiB to 1 GiB"
+            )));
+        }
+        Ok(Config {
+            version: REPO_VERSION,
+            id: Id::random(),
+            chunker,
+            compression_level,
+            pack_size,
+            created_ns: jiff::Timestamp::now().as_nanosecond() as i64,
+        })
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = CONFIG_MAGIC.to_vec();
+        out.extend_from_slice(&self.version.to_le_bytes());
+        let body = bincode::serialize(self).expect("config serialises");
+        out.extend_from_slice(&Sealer::new(0).seal(ObjectKind::Config, &body));
+        out
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Self> {
+        let bad = |e| Error::format(KEY_CONFIG, e);
+        if bytes.len() < 12 || &bytes[..8] != CONFIG_MAGIC {
+            return Err(bad(FormatError::Magic));
+        }
+        let version = u32::from_le_bytes(bytes[8..12].try_into().unwrap());
+        if version > REPO_VERSION {
+            return Err(Error::NewerFormat { found: version, supported: REPO_VERSION });
+        }
+        let body = unseal(ObjectKind::Config, &bytes[12..]).map_err(bad)?;
+        let cfg: Config = bincode::deserialize(&body).map_err(|e| bad(FormatError::Decode(e.to_string())))?;
+        if cfg.version != version {
+            return Err(bad(FormatError::Decode("version fields disagree".into())));
+        }
+        Ok(cfg)
+    }
+
+    pub fn sealer(&self) -> Sealer {
+        Sealer::new(self.compression_level)
+    }
+}

@@ -1,0 +1,106 @@
+//! Every magic number and format constant of the repository, in one place.
+//!
+//! `format-spec/` documents each of these; `check_constants` runs before the
+//! first object is written so a mistaken edit here can never reach a disk.
+
+/// Repository format version written by this build. Readers refuse a larger one.
+pub const REPO_VERSION: u32 = 1;
+
+/// First 8 bytes of the `config` object; the format version follows in plaintext
+/// so that an older reader can refuse a newer repository before decoding anything.
+pub const CONFIG_MAGIC: &[u8; 8] = b"CAIRNCFG";
+
+/// First 8 bytes of every pack file.
+pub const PACK_MAGIC: &[u8; 8] = b"CAIRNPK1";
+/// Random bytes after the pack magic: makes every pack name unique, even when
+/// two processes pack identical chunks in identical order.
+pub const PACK_NONCE_LEN: usize = 16;
+/// Pack header = magic + nonce.
+pub const PACK_HEADER_LEN: usize = PACK_MAGIC.len() + PACK_NONCE_LEN;
+/// Last 4 bytes of every pack file, after the 4-byte trailer length.
+pub const PACK_END_MAGIC: &[u8; 4] = b"CPKE";
+/// Footer = trailer length (u32 LE) + end magic.
+pub const PACK_FOOTER_LEN: usize = 8;
+
+/// Version byte at offset 0 of every sealed envelope.
+pub const SEAL_VERSION: u8 = 1;
+/// Envelope header: version, kind, codec, reserved, raw length (u32 LE).
+pub const SEAL_HEADER_LEN: usize = 8;
+/// Truncated BLAKE3 of header + payload, appended to every envelope.
+pub const SEAL_CHECK_LEN: usize = 16;
+/// Codec byte: payload stored as is.
+pub const CODEC_NONE: u8 = 0;
+/// Codec byte: payload is one zstd frame.
+pub const CODEC_ZSTD: u8 = 1;
+
+/// Largest object the sealing step accepts (raw length is a u32).
+pub const MAX_SEALED_RAW: usize = u32::MAX as usize;
+
+/// Tree objects hold at most this many entries; a directory with more is cut
+/// into several tree objects at content-defined entry boundaries.
+pub const TREE_MAX_ENTRIES: usize = 4096;
+/// Minimum entries before a content-defined tree cut is allowed.
+pub const TREE_MIN_ENTRIES: usize = 64;
+/// A cut falls after an entry whose name hash has these low bits all zero
+/// (on average one cut per 512 entries).
+pub const TREE_CUT_MASK: u64 = 511;
+
+/// Object-key prefixes in the backend.
+pub const KEY_CONFIG: &str = "config";
+pub const PREFIX_DATA: &str = "data/";
+pub const PREFIX_INDEX: &str = "index/";
+pub const PREFIX_SNAPSHOTS: &str = "snapshots/";
+
+/// Limits on chunker parameters accepted by fastcdc v2020.
+pub const CHUNK_MIN_LIMITS: (u32, u32) = (64, 1 << 20);
+pub const CHUNK_AVG_LIMITS: (u32, u32) = (256, 4 << 20);
+pub const CHUNK_MAX_LIMITS: (u32, u32) = (1024, 16 << 20);
+
+/// Kinds of sealed objects; the kind byte is checked on every read so one
+/// object can never be mistaken for another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[repr(u8)]
+pub enum ObjectKind {
+    Data = 1,
+    Tree = 2,
+    Index = 3,
+    Snapshot = 4,
+    Config = 5,
+    PackTrailer = 6,
+}
+
+impl ObjectKind {
+    pub fn from_u8(b: u8) -> Option<Self> {
+        Some(match b {
+            1 => Self::Data,
+            2 => Self::Tree,
+            3 => Self::Index,
+            4 => Self::Snapshot,
+            5 => Self::Config,
+            6 => Self::PackTrailer,
+            _ => return None,
+        })
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Data => "data",
+            Self::Tree => "tree",
+            Self::Index => "index",
+            Self::Snapshot => "snapshot",
+            Self::Config => "config",
+            Self::PackTrailer => "pack-trailer",
+        }
+    }
+}
+
+/// Checked once before anything is written (see `Repository::init`).
+pub fn check_constants() {
+    assert_eq!(PACK_HEADER_LEN, 24);
+    assert_eq!(SEAL_HEADER_LEN, 8);
+    assert!(TREE_MIN_ENTRIES < TREE_MAX_ENTRIES);
+    assert!((TREE_CUT_MASK + 1).is_power_of_two());
+    assert_ne!(PACK_MAGIC, CONFIG_MAGIC);
+    for k in 1..=6u8 {
+        assert_eq!(ObjectKind::from_u8(k).map(|k| k as u8), Some(k));
+    }
+}

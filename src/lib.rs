@@ -1,0 +1,32 @@
+//! cairn: a content-addressed, deduplicating snapshot store.
+//!
+//! Modules follow the data flow: sources are chunked (`chunker`), hashed
+//! (`id`), sealed (`seal`), packed (`pack`) and stored through a `backend`;
+//! `index`, `tree` and `snapshot` describe what was stored; `backup`,
+//! `restore`, `verify` and `stats` are the operations. `format-spec/` in the
+//! source tree documents every byte these modules write.
+
+pub mod backend;
+pub mod backup;
+pub mod chunker;
+pub mod config;
+pub mod error;
+pub mod failpoint;
+pub mod format;
+pub mod id;
+pub mod index;
+pub mod pack;
+pub mod repo;
+pub mod restore;
+pub mod sample;
+pub mod seal;
+pub mod snapshot;
+pub mod source;
+pub mod stats;
+pub mod store;
+pub mod tree;
+pub mod verify;
+
+pub use error::{Error, Result};
+pub use id::Id;
+pub use repo::Repository;

@@ -1,0 +1,247 @@
+//! The repository: the config, the index, snapshots and blob reads, over a
+//! backend. Write ordering lives in `backup.rs` and `store.rs`; this module
+//! owns the object names and their decoding.
+
+use crate::backend::local::LocalBackend;
+use crate::backend::{Backend, BackendError};
+use crate::config::Config;
+use crate::error::{Error, FormatError, Result};
+use crate::format::*;
+use crate::id::Id;
+use crate::index::{IndexFile, IndexPack, Location, MasterIndex};
+use crate::pack::{open_blob, pack_key, BlobEntry};
+use crate::seal::unseal;
+use crate::snapshot::Snapshot;
+use crate::tree::{Node, Tree};
+use rayon::prelude::*;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::sync::Arc;
+
+pub struct Repository {
+    backend: Arc<dyn Backend>,
+    pub config: Config,
+    index: MasterIndex,
+}
+
+impl Repository {
+    /// Create a repository in an empty or missing local directory.
+    pub fn init_local(path: &Path, config: Config) -> Result<Self> {
+        if path.exists() {
+            let non_empty = std::fs::read_dir(path)
+                .map_err(|e| Error::Backend(BackendError::io(&path.display().to_string(), e)))?
+                .next()
+                .is_some();
+            if non_empty {
+                return Err(Error::AlreadyExists { path: path.display().to_string() });
+            }
+        }
+        Self::init(Arc::new(LocalBackend::new(path)), config)
+    }
+
+    /// Write the config of a new repository; refuses if one exists.
+    pub fn init(backend: Arc<dyn Backend>, config: Config) -> Result<Self> {
+        check_constants();
+        match backend.get(KEY_CONFIG) {
+            Ok(_) => return Err(Error::AlreadyExists { path: backend.location() }),
+            Err(BackendError::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        backend.put(KEY_CONFIG, &config.encode())?;
+        Ok(Repository { backend, config, index: MasterIndex::new() })
+    }
+
+    pub fn open_local(path: &Path) -> Result<Self> {
+        Self::open(Arc::new(LocalBackend::new(path)))
+    }
+
+    /// Open a repository and load its index.
+    pub fn open(backend: Arc<dyn Backend>) -> Result<Self> {
+        let mut repo = Self::open_without_index(backend)?;
+        repo.load_index()?;
+        Ok(repo)
+    }
+
+    /// Open a repository reading only its config.
+    pub fn open_without_index(backend: Arc<dyn Backend>) -> Result<Self> {
+        let bytes = match backend.get(KEY_CONFIG) {
+            Ok(b) => b,
+            Err(BackendError::NotFound { .. }) => return Err(Error::NotARepository { path: backend.location() }),
+            Err(e) => return Err(e.into()),
+        };
+        let config = Config::decode(&bytes)?;
+        Ok(Repository { backend, config, index: MasterIndex::new() })
+    }
+
+    pub fn backend(&self) -> &Arc<dyn Backend> {
+        &self.backend
+    }
+
+    pub fn index(&self) -> &MasterIndex {
+        &self.index
+    }
+
+    /// Keys of every index file.
+    pub fn index_keys(&self) -> Result<Vec<String>> {
+        Ok(self.backend.list(PREFIX_INDEX)?.into_iter().map(|o| o.key).collect())
+    }
+
+    /// Read and decode one index file.
+    pub fn read_index_file(&self, key: &str) -> Result<IndexFile> {
+        let sealed = self.backend.get(key)?;
+        let raw = unseal(ObjectKind::Index, &sealed).map_err(|e| Error::format(key, e))?;
+        bincode::deserialize(&raw).map_err(|e| Error::format(key, FormatError::Decode(e.to_string())))
+    }
+
+    /// Load every index file. A few files are decoded at a time, so peak
+    /// memory stays close to the 48 bytes per entry of the final index.
+    pub fn load_index(&mut self) -> Result<()> {
+        let mut index = MasterIndex::new();
+        let keys = self.index_keys()?;
+        for group in keys.chunks(rayon::current_num_threads().max(1) * 2) {
+            let files: Vec<IndexFile> = group.par_iter().map(|k| self.read_index_file(k)).collect::<Result<_>>()?;
+            for f in &files {
+                index.add(f);
+            }
+        }
+        index.finalize();
+        self.index = index;
+        Ok(())
+    }
+
+    /// Write an index file for packs that are already durable. Returns its id.
+    pub fn save_index(&self, packs: Vec<IndexPack>) -> Result<Option<Id>> {
+        if packs.is_empty() {
+            return Ok(None);
+        }
+        let raw = bincode::serialize(&IndexFile { packs }).expect("index serialises");
+        let sealed = self.config.sealer().seal(ObjectKind::Index, &raw);
+        let id = Id::hash(&sealed);
+        let key = format!("{PREFIX_INDEX}{id}");
+        self.put_reporting_full(&key, &sealed)?;
+        Ok(Some(id))
+    }
+
+    fn put_reporting_full(&self, key: &str, data: &[u8]) -> Result<()> {
+        self.backend.put(key, data).map_err(|e| {
+            if e.is_storage_full() {
+                Error::DiskFull { key: key.to_string() }
+            } else {
+                e.into()
+            }
+        })
+    }
+
+    /// Where a blob is stored, if indexed.
+    pub fn locate(&self, id: &Id) -> Option<Location> {
+        self.index.lookup(id)
+    }
+
+    /// Read one blob and check that it hashes to its id.
+    pub fn read_blob(&self, id: &Id) -> Result<Vec<u8>> {
+        self.read_blob_with(&self.index, id)
+    }
+
+    /// Read one blob located through `index` (used by `check`, which builds
+    /// its own index and tolerates unreadable index files).
+    pub fn read_blob_with(&self, index: &MasterIndex, id: &Id) -> Result<Vec<u8>> {
+        let loc = index
+            .lookup(id)
+            .ok_or_else(|| Error::BlobNotIndexed { kind: "data or tree", id: id.to_hex() })?;
+        let key = pack_key(&loc.pack);
+        let sealed = self.backend.get_range(&key, loc.offset as u64, loc.length as u64)?;
+        let entry = BlobEntry {
+            id: *id,
+            kind: loc.kind as u8,
+            offset: loc.offset,
+            length: loc.length,
+            raw_length: loc.raw_length,
+        };
+        open_blob(&entry, &sealed).map_err(|e| Error::format(format!("{} blob {id} in pack {key}", loc.kind.name()), e))
+    }
+
+    /// All entries of a directory stored as `ids`.
+    pub fn load_tree(&self, ids: &[Id]) -> Result<Vec<Node>> {
+        let mut nodes = Vec::new();
+        for id in ids {
+            nodes.extend(self.read_tree_blob(id)?.nodes);
+        }
+        Ok(nodes)
+    }
+
+    pub fn read_tree_blob(&self, id: &Id) -> Result<Tree> {
+        Tree::decode(id, &self.read_blob(id)?)
+    }
+
+    pub fn read_tree_blob_with(&self, index: &MasterIndex, id: &Id) -> Result<Tree> {
+        Tree::decode(id, &self.read_blob_with(index, id)?)
+    }
+
+    /// Commit a snapshot: call only once its packs and index are durable.
+    pub fn save_snapshot(&self, snap: &Snapshot) -> Result<Id> {
+        let raw = snap.encode();
+        let id = Id::hash(&raw);
+        let sealed = self.config.sealer().seal(ObjectKind::Snapshot, &raw);
+        self.put_reporting_full(&format!("{PREFIX_SNAPSHOTS}{id}"), &sealed)?;
+        Ok(id)
+    }
+
+    pub fn load_snapshot(&self, id: &Id) -> Result<Snapshot> {
+        let key = format!("{PREFIX_SNAPSHOTS}{id}");
+        let sealed = self.backend.get(&key)?;
+        let raw = unseal(ObjectKind::Snapshot, &sealed).map_err(|e| Error::format(&key, e))?;
+        let got = Id::hash(&raw);
+        if got != *id {
+            return Err(Error::format(&key, FormatError::HashMismatch { want: id.to_hex(), got: got.to_hex() }));
+        }
+        Snapshot::decode(id, &raw)
+    }
+
+    pub fn snapshot_ids(&self) -> Result<Vec<Id>> {
+        Ok(self
+            .backend
+            .list(PREFIX_SNAPSHOTS)?
+            .iter()
+            .filter_map(|o| o.key.strip_prefix(PREFIX_SNAPSHOTS).and_then(Id::parse))
+            .collect())
+    }
+
+    /// Every snapshot, oldest first.
+    pub fn list_snapshots(&self) -> Result<Vec<(Id, Snapshot)>> {
+        let ids = self.snapshot_ids()?;
+        let mut v: Vec<(Id, Snapshot)> =
+            ids.par_iter().map(|id| self.load_snapshot(id).map(|s| (*id, s))).collect::<Result<_>>()?;
+        v.sort_by(|a, b| a.1.time_ns.cmp(&b.1.time_ns).then(a.0.cmp(&b.0)));
+        Ok(v)
+    }
+
+    /// Resolve `latest`, a full id or a unique id prefix.
+    pub fn resolve_snapshot(&self, spec: &str) -> Result<(Id, Snapshot)> {
+        if spec == "latest" {
+            return self.list_snapshots()?.pop().ok_or(Error::NoSnapshots);
+        }
+        let spec_l = spec.to_ascii_lowercase();
+        if spec_l.is_empty() || !spec_l.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Error::SnapshotNotFound(spec.to_string()));
+        }
+        let matches: Vec<Id> = self.snapshot_ids()?.into_iter().filter(|id| id.to_hex().starts_with(&spec_l)).collect();
+        match matches.len() {
+            0 => Err(Error::SnapshotNotFound(spec.to_string())),
+            1 => Ok((matches[0], self.load_snapshot(&matches[0])?)),
+            n => Err(Error::AmbiguousSnapshot { prefix: spec.to_string(), count: n }),
+        }
+    }
+
+    /// Visit every node below the tree `ids` in pre-order (a directory
+    /// before its entries), with its path relative to the tree's root.
+    pub fn walk(&self, ids: &[Id], prefix: &Path, visit: &mut dyn FnMut(&Path, &Node) -> Result<()>) -> Result<()> {
+        for node in self.load_tree(ids)? {
+            let path = prefix.join(std::ffi::OsStr::from_bytes(&node.name));
+            visit(&path, &node)?;
+            if node.kind == crate::tree::NodeKind::Dir {
+                self.walk(&node.subtree, &path, visit)?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,222 @@
+//! The file-tree source: walks a path in name order (walkdir, no symlink
+//! following), turns each entry into a tree node, streams file contents
+//! through the chunker into the blob writer, and reuses the chunk list of a
+//! file unchanged since the parent snapshot.
+
+use crate::error::{Error, Result};
+use crate::format::ObjectKind;
+use crate::id::Id;
+use crate::repo::Repository;
+use crate::store::BlobWriter;
+use crate::tree::{Node, NodeKind, TreeBuilder, FLAG_CHANGED_WHILE_READ};
+use std::collections::HashMap;
+use std::fs::{File, Metadata};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+/// Counters reported after a backup.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct FileStats {
+    pub files_new: u64,
+    pub files_changed: u64,
+    pub files_unmodified: u64,
+    pub dirs: u64,
+    pub symlinks: u64,
+    pub bytes_read: u64,
+    pub bytes_logical: u64,
+}
+
+/// Archives file trees into tree blobs through one blob writer.
+pub struct FileArchiver<'a> {
+    pub repo: &'a Repository,
+    pub writer: &'a mut BlobWriter,
+    pub force: bool,
+    pub stats: FileStats,
+    pub warnings: Vec<String>,
+}
+
+struct Frame {
+    node: Node,
+    builder: TreeBuilder,
+    parent: HashMap<Vec<u8>, Node>,
+}
+
+/// How many times a file that changes while read is read again.
+const CHANGED_RETRIES: usize = 2;
+
+fn ns(sec: i64, nsec: i64) -> i64 {
+    sec.saturating_mul(1_000_000_000).saturating_add(nsec)
+}
+
+fn base_node(name: Vec<u8>, kind: NodeKind, m: &Metadata) -> Node {
+    Node {
+        name,
+        kind,
+        mode: m.mode(),
+        uid: m.uid(),
+        gid: m.gid(),
+        size: 0,
+        mtime_ns: ns(m.mtime(), m.mtime_nsec()),
+        ctime_ns: ns(m.ctime(), m.ctime_nsec()),
+        inode: m.ino(),
+        dev: m.dev(),
+        content: vec![],
+        subtree: vec![],
+        target: vec![],
+        flags: 0,
+    }
+}
+
+impl<'a> FileArchiver<'a> {
+    fn store_tree(&mut self) -> impl FnMut(Vec<u8>) -> Result<Id> + '_ {
+        let repo = self.repo;
+        let writer = &mut *self.writer;
+        move |bytes| writer.add(repo.index(), ObjectKind::Tree, bytes)
+    }
+
+    fn parent_entries(&self, parent: Option<&Node>) -> Result<HashMap<Vec<u8>, Node>> {
+        match parent {
+            Some(p) if p.kind == NodeKind::Dir => {
+                Ok(self.repo.load_tree(&p.subtree)?.into_iter().map(|n| (n.name.clone(), n)).collect())
+            }
+            _ => Ok(HashMap::new()),
+        }
+    }
+
+    /// Archive `root` (file, symlink or directory) as a node called `name`.
+    /// `parent` is the node at the same place in the parent snapshot.
+    pub fn archive(&mut self, root: &Path, name: Vec<u8>, parent: Option<&Node>) -> Result<Option<Node>> {
+        let mut stack: Vec<Frame> = Vec::new();
+        let mut result = None;
+        let walker = walkdir::WalkDir::new(root).follow_links(false).sort_by_file_name();
+        for entry in walker {
+            let entry = entry.map_err(|e| {
+                let path = e.path().unwrap_or(root).to_path_buf();
+                Error::SourceRead { path, source: e.into() }
+            })?;
+            while stack.len() > entry.depth() {
+                let done = self.close_dir(stack.pop().expect("non-empty"))?;
+                self.place(&mut stack, &mut result, done)?;
+            }
+            let path = entry.path();
+            let meta = entry.metadata().map_err(|e| Error::SourceRead { path: path.to_path_buf(), source: e.into() })?;
+            let name = if entry.depth() == 0 { name.clone() } else { entry.file_name().as_bytes().to_vec() };
+            let prev: Option<Node> = match stack.last() {
+                Some(f) => f.parent.get(&name).cloned(),
+                None => parent.cloned(),
+            };
+            let ft = meta.file_type();
+            let node = if ft.is_dir() {
+                let node = base_node(name, NodeKind::Dir, &meta);
+                let parent = self.parent_entries(prev.as_ref())?;
+                stack.push(Frame { node, builder: TreeBuilder::new(), parent });
+                self.stats.dirs += 1;
+                continue;
+            } else if ft.is_file() {
+                self.archive_file(path, name, &meta, prev.as_ref())?
+            } else if ft.is_symlink() {
+                let target = std::fs::read_link(path).map_err(|e| Error::SourceRead { path: path.to_path_buf(), source: e })?;
+                let mut node = base_node(name, NodeKind::Symlink, &meta);
+                node.target = target.as_os_str().as_bytes().to_vec();
+                node.size = node.target.len() as u64;
+                self.stats.symlinks += 1;
+                node
+            } else {
+                self.warnings.push(format!("skipped {}: sockets, FIFOs and devices are not backed up", path.display()));
+                continue;
+            };
+            self.place(&mut stack, &mut result, node)?;
+        }
+        while let Some(f) = stack.pop() {
+            let done = self.close_dir(f)?;
+            self.place(&mut stack, &mut result, done)?;
+        }
+        Ok(result)
+    }
+
+    fn place(&mut self, stack: &mut [Frame], result: &mut Option<Node>, node: Node) -> Result<()> {
+        match stack.last_mut() {
+            Some(top) => {
+                let mut store = self.store_tree();
+                top.builder.push(node, &mut store)
+            }
+            None => {
+                *result = Some(node);
+                Ok(())
+            }
+        }
+    }
+
+    fn close_dir(&mut self, frame: Frame) -> Result<Node> {
+        let mut node = frame.node;
+        let mut store = self.store_tree();
+        node.subtree = frame.builder.finish(&mut store)?;
+        Ok(node)
+    }
+
+    fn archive_file(&mut self, path: &Path, name: Vec<u8>, meta: &Metadata, prev: Option<&Node>) -> Result<Node> {
+        let mut node = base_node(name, NodeKind::File, meta);
+        node.size = meta.len();
+        self.stats.bytes_logical += node.size;
+        if let Some(p) = prev.filter(|p| p.kind == NodeKind::File) {
+            let same = p.size == node.size
+                && p.mtime_ns == node.mtime_ns
+                && p.ctime_ns == node.ctime_ns
+                && p.inode == node.inode
+                && p.flags & FLAG_CHANGED_WHILE_READ == 0;
+            let stored = p.content.iter().all(|id| self.repo.index().contains(id) || self.writer.has_pending(id));
+            if same && stored && !self.force {
+                node.content = p.content.clone();
+                self.stats.files_unmodified += 1;
+                return Ok(node);
+            }
+            self.stats.files_changed += 1;
+        } else {
+            self.stats.files_new += 1;
+        }
+        let read_err = |e| Error::SourceRead { path: path.to_path_buf(), source: e };
+        for attempt in 0..=CHANGED_RETRIES {
+            let file = File::open(path).map_err(read_err)?;
+            let before = file.metadata().map_err(read_err)?;
+            let (content, size) = self.read_content(path, &file)?;
+            let after = file.metadata().map_err(read_err)?;
+            let stable = size == after.len()
+                && before.len() == after.len()
+                && before.mtime() == after.mtime()
+                && before.mtime_nsec() == after.mtime_nsec()
+                && before.ctime() == after.ctime()
+                && before.ctime_nsec() == after.ctime_nsec();
+            // Record what was actually read and the metadata that goes with it.
+            node = base_node(std::mem::take(&mut node.name), NodeKind::File, &after);
+            node.content = content;
+            node.size = size;
+            if stable {
+                return Ok(node);
+            }
+            if attempt == CHANGED_RETRIES {
+                node.flags |= FLAG_CHANGED_WHILE_READ;
+                self.warnings.push(format!(
+                    "{} changed while it was read ({} tries); the snapshot holds the {size} bytes read last",
+                    path.display(),
+                    CHANGED_RETRIES + 1
+                ));
+            }
+        }
+        Ok(node)
+    }
+
+    /// Chunk → hash → queue for sealing; returns the chunk list and byte count.
+    fn read_content(&mut self, path: &Path, file: &File) -> Result<(Vec<Id>, u64)> {
+        let mut ids = Vec::new();
+        let mut size = 0u64;
+        let chunker = self.repo.config.chunker;
+        for chunk in chunker.stream(file) {
+            let chunk = chunk.map_err(|e| Error::SourceRead { path: path.to_path_buf(), source: e })?;
+            size += chunk.len() as u64;
+            ids.push(self.writer.add(self.repo.index(), ObjectKind::Data, chunk)?);
+        }
+        self.stats.bytes_read += size;
+        Ok((ids, size))
+    }
+}

@@ -1,0 +1,3 @@
+//! Sources: where backup data comes from. Today plain files and directories.
+
+pub mod files;

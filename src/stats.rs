@@ -1,0 +1,74 @@
+//! `stats`: logical size, stored size and the dedup and compression ratios,
+//! for one snapshot or for the whole repository.
+
+use crate::error::Result;
+use crate::format::PREFIX_DATA;
+use crate::id::Id;
+use crate::repo::Repository;
+use crate::snapshot::Snapshot;
+use crate::tree::NodeKind;
+use std::collections::HashSet;
+use std::path::Path;
+
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Stats {
+    pub snapshots: u64,
+    pub files: u64,
+    /// Sum of file sizes over the snapshots considered.
+    pub logical_bytes: u64,
+    /// Distinct blobs (data and tree) those snapshots reference.
+    pub unique_blobs: u64,
+    /// Plaintext bytes of those distinct blobs.
+    pub unique_bytes: u64,
+    /// Bytes they occupy in packs (sealed: compressed plus envelope). For the
+    /// whole repository: the total size of all pack files.
+    pub stored_bytes: u64,
+    /// logical / unique (how much deduplication saves).
+    pub dedup_ratio: f64,
+    /// unique / stored (how much compression saves).
+    pub compression_ratio: f64,
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 {
+        1.0
+    } else {
+        a as f64 / b as f64
+    }
+}
+
+/// Statistics over `snaps`; when `whole_repo`, stored bytes are the packs'.
+pub fn stats(repo: &Repository, snaps: &[Snapshot], whole_repo: bool) -> Result<Stats> {
+    let mut s = Stats { snapshots: snaps.len() as u64, ..Default::default() };
+    let mut seen: HashSet<Id> = HashSet::new();
+    let mut count = |id: &Id, s: &mut Stats| {
+        if seen.insert(*id) {
+            if let Some(loc) = repo.locate(id) {
+                s.unique_blobs += 1;
+                s.unique_bytes += loc.raw_length as u64;
+                s.stored_bytes += loc.length as u64;
+            }
+        }
+    };
+    for snap in snaps {
+        s.logical_bytes += snap.summary.bytes;
+        s.files += snap.summary.files;
+        for t in &snap.tree {
+            count(t, &mut s);
+        }
+        repo.walk(&snap.tree, Path::new(""), &mut |_, node| {
+            match node.kind {
+                NodeKind::File => node.content.iter().for_each(|c| count(c, &mut s)),
+                NodeKind::Dir => node.subtree.iter().for_each(|t| count(t, &mut s)),
+                NodeKind::Symlink => {}
+            }
+            Ok(())
+        })?;
+    }
+    if whole_repo {
+        s.stored_bytes = repo.backend().list(PREFIX_DATA)?.iter().map(|o| o.size).sum();
+    }
+    s.dedup_ratio = ratio(s.logical_bytes, s.unique_bytes);
+    s.compression_ratio = ratio(s.unique_bytes, s.stored_bytes);
+    Ok(s)
+}

@@ -1,0 +1,161 @@
+//! The write side of the data path: hasher → compressor → packer → backend.
+//!
+//! `BlobWriter::add` hashes on the caller's thread (so the caller gets the id
+//! at once and duplicates are dropped before any further work), hands new
+//! blobs to a pool of sealing threads through a bounded queue, and those hand
+//! sealed blobs to one packer thread that stores finished packs. Bounded
+//! queues keep memory at a few chunks per thread whatever the input size.
+
+use crate::backend::Backend;
+use crate::error::{Error, Result};
+use crate::format::ObjectKind;
+use crate::id::Id;
+use crate::index::{IndexPack, MasterIndex};
+use crate::pack::pack_key;
+use crate::pack::packer::{Packer, SealedBlob};
+use crate::repo::Repository;
+use crossbeam_channel::{bounded, Receiver, Sender};
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+struct Job {
+    id: Id,
+    kind: ObjectKind,
+    data: Vec<u8>,
+}
+
+/// What a finished writer stored.
+#[derive(Debug, Default, Clone)]
+pub struct WriteStats {
+    pub blobs_new: u64,
+    pub bytes_new_raw: u64,
+    pub bytes_new_stored: u64,
+    pub packs: u64,
+}
+
+pub struct BlobWriter {
+    backend: Arc<dyn Backend>,
+    pending: HashSet<Id>,
+    jobs: Option<Sender<Job>>,
+    sealers: Vec<JoinHandle<()>>,
+    packer: Option<JoinHandle<(Packer, Option<Error>)>>,
+    failed: Arc<std::sync::atomic::AtomicBool>,
+    pub stats: WriteStats,
+}
+
+impl BlobWriter {
+    pub fn new(repo: &Repository) -> Self {
+        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let (job_tx, job_rx) = bounded::<Job>(threads * 2);
+        let (blob_tx, blob_rx) = bounded::<SealedBlob>(threads * 2);
+        let sealer = repo.config.sealer();
+        let sealers = (0..threads)
+            .map(|_| {
+                let rx = job_rx.clone();
+                let tx = blob_tx.clone();
+                std::thread::spawn(move || {
+                    for job in rx {
+                        let sealed = sealer.seal(job.kind, &job.data);
+                        let blob = SealedBlob { id: job.id, kind: job.kind, raw_length: job.data.len() as u32, sealed };
+                        if tx.send(blob).is_err() {
+                            return;
+                        }
+                    }
+                })
+            })
+            .collect();
+        let failed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let packer = Packer::new(repo.backend().clone(), repo.config.pack_size as usize);
+        let packer = Some(spawn_packer(packer, blob_rx, failed.clone()));
+        BlobWriter {
+            backend: repo.backend().clone(),
+            pending: HashSet::new(),
+            jobs: Some(job_tx),
+            sealers,
+            packer,
+            failed,
+            stats: WriteStats::default(),
+        }
+    }
+
+    /// Store `data` unless the index or this writer already has it; returns its id.
+    pub fn add(&mut self, index: &MasterIndex, kind: ObjectKind, data: Vec<u8>) -> Result<Id> {
+        let id = Id::hash(&data);
+        if index.contains(&id) || !self.pending.insert(id) {
+            return Ok(id);
+        }
+        if self.failed.load(std::sync::atomic::Ordering::Relaxed) {
+            // The real error comes out of `finish` or `abort`.
+            return Err(Error::PackerFailed);
+        }
+        self.stats.blobs_new += 1;
+        self.stats.bytes_new_raw += data.len() as u64;
+        self.jobs.as_ref().expect("writer open").send(Job { id, kind, data }).expect("sealer threads alive");
+        Ok(id)
+    }
+
+    /// True if this writer already queued `id`.
+    pub fn has_pending(&self, id: &Id) -> bool {
+        self.pending.contains(id)
+    }
+
+    fn stop(&mut self) -> (Packer, Option<Error>) {
+        self.jobs.take();
+        for h in self.sealers.drain(..) {
+            h.join().expect("sealer thread panicked");
+        }
+        self.packer.take().expect("stopped once").join().expect("packer thread panicked")
+    }
+
+    /// Flush the last pack and return the stored packs, all durable. On error
+    /// every pack this writer stored is deleted again (none is indexed yet).
+    pub fn finish(mut self) -> Result<(Vec<IndexPack>, WriteStats)> {
+        let (mut packer, err) = self.stop();
+        let result = match err {
+            Some(e) => Err(e),
+            None => packer.flush(),
+        };
+        if let Err(e) = result {
+            remove_packs(&*self.backend, &packer.done);
+            return Err(e);
+        }
+        self.stats.bytes_new_stored = packer.stored_bytes;
+        self.stats.packs = packer.done.len() as u64;
+        Ok((packer.done, self.stats.clone()))
+    }
+
+    /// Stop without committing anything and delete the packs written so far;
+    /// returns the packer's own error, if it failed.
+    pub fn abort(mut self) -> Option<Error> {
+        let (packer, err) = self.stop();
+        remove_packs(&*self.backend, &packer.done);
+        err
+    }
+}
+
+/// Delete packs that no index references (cleanup after a failed backup).
+pub fn remove_packs(backend: &dyn Backend, packs: &[IndexPack]) {
+    for p in packs {
+        let _ = backend.delete(&pack_key(&p.id));
+    }
+}
+
+fn spawn_packer(
+    mut packer: Packer,
+    rx: Receiver<SealedBlob>,
+    failed: Arc<std::sync::atomic::AtomicBool>,
+) -> JoinHandle<(Packer, Option<Error>)> {
+    std::thread::spawn(move || {
+        let mut err = None;
+        for blob in rx {
+            if err.is_none() {
+                if let Err(e) = packer.add(blob) {
+                    failed.store(true, std::sync::atomic::Ordering::Relaxed);
+                    err = Some(e);
+                }
+            }
+        }
+        (packer, err)
+    })
+}
