@@ -1,0 +1,122 @@
+//! Test helpers: run the real binary, temporary repositories, tree digests,
+//! and wrapper backends (fault-injecting) around the in-memory one.
+#![allow(dead_code)]
+
+use cairn::backend::{BResult, Backend, BackendError, ObjectInfo};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Small chunks so small test trees still have many chunks and packs.
+pub const SMALL_CHUNKS: [&str; 8] =
+    ["--chunk-min", "4096", "--chunk-avg", "16384", "--chunk-max", "65536", "--pack-size", "262144"];
+
+pub fn cairn(repo: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_cairn"));
+    c.arg("--repo").arg(repo).env_remove("CAIRN_REPOSITORY").env_remove("CAIRN_FAILPOINT");
+    c
+}
+
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("spawn cairn")
+}
+
+/// Run and require success; returns stdout.
+pub fn ok(cmd: &mut Command) -> String {
+    let out = run(cmd);
+    assert!(
+        out.status.success(),
+        "command failed: {:?}\nstdout: {}\nstderr: {}",
+        cmd,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Run and require failure; returns stderr.
+pub fn fails(cmd: &mut Command) -> (i32, String) {
+    let out = run(cmd);
+    assert!(!out.status.success(), "command unexpectedly succeeded: {cmd:?}");
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+pub fn init_small(repo: &Path) {
+    ok(cairn(repo).arg("init").args(SMALL_CHUNKS));
+}
+
+/// Back up `paths` and return the new snapshot id.
+pub fn backup(repo: &Path, paths: &[&Path]) -> String {
+    let out = ok(cairn(repo).arg("backup").arg("--json").args(paths));
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    v["snapshot_id"].as_str().unwrap().to_string()
+}
+
+pub fn backup_json(repo: &Path, paths: &[&Path]) -> serde_json::Value {
+    serde_json::from_str(ok(cairn(repo).arg("backup").arg("--json").args(paths)).trim()).unwrap()
+}
+
+/// Restore `snap` into a fresh directory under `scratch` and compare it with `original`.
+pub fn restore_and_compare(repo: &Path, snap: &str, original: &Path, scratch: &Path) {
+    let target = scratch.join(format!("restore-{snap}-{}", rand_suffix()));
+    ok(cairn(repo).args(["restore", snap, "--target"]).arg(&target));
+    let name = original.file_name().unwrap();
+    cairn::sample::compare_trees(original, &target.join(name)).unwrap_or_else(|e| panic!("snapshot {snap}: {e}"));
+}
+
+pub fn rand_suffix() -> String {
+    cairn::Id::random().short()
+}
+
+/// Every file under `dir` with its size and BLAKE3: a fingerprint that shows
+/// whether anything in a repository changed.
+pub fn digest(dir: &Path) -> BTreeMap<PathBuf, (u64, String)> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            let data = std::fs::read(e.path()).unwrap();
+            (e.path().strip_prefix(dir).unwrap().to_path_buf(), (data.len() as u64, blake3::hash(&data).to_hex().to_string()))
+        })
+        .collect()
+}
+
+/// Copy a tree, keeping modes, mtimes and symlinks.
+pub fn copy_tree(from: &Path, to: &Path) {
+    let st = Command::new("cp").arg("-a").arg(from).arg(to).status().unwrap();
+    assert!(st.success());
+}
+
+/// Wraps a backend and fails every put after the first `puts_before_failure`
+/// with ENOSPC, as a full disk would.
+pub struct FullDisk {
+    pub inner: std::sync::Arc<dyn Backend>,
+    pub puts_before_failure: usize,
+    pub puts: AtomicUsize,
+}
+
+impl Backend for FullDisk {
+    fn put(&self, key: &str, data: &[u8]) -> BResult<()> {
+        if self.puts.fetch_add(1, Ordering::SeqCst) >= self.puts_before_failure {
+            return Err(BackendError::Io { key: key.into(), source: std::io::Error::from_raw_os_error(libc::ENOSPC) });
+        }
+        self.inner.put(key, data)
+    }
+    fn get(&self, key: &str) -> BResult<Vec<u8>> {
+        self.inner.get(key)
+    }
+    fn get_range(&self, key: &str, offset: u64, len: u64) -> BResult<Vec<u8>> {
+        self.inner.get_range(key, offset, len)
+    }
+    fn list(&self, prefix: &str) -> BResult<Vec<ObjectInfo>> {
+        self.inner.list(prefix)
+    }
+    fn delete(&self, key: &str) -> BResult<()> {
+        self.inner.delete(key)
+    }
+    fn location(&self) -> String {
+        self.inner.location()
+    }
+}

@@ -1,0 +1,91 @@
+//! Golden fixture: a repository written by an earlier build, committed under
+//! tests/fixtures/golden-v1, must keep restoring byte-exact. Regenerate only
+//! for a deliberate format change:
+//! `cargo test --release --test golden -- --ignored regenerate`.
+
+mod common;
+use common::*;
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/golden-v1")
+}
+
+/// path, kind, mode, mtime (s, ns), size and BLAKE3 (or link target) of every entry.
+fn listing(root: &Path) -> Vec<serde_json::Value> {
+    walkdir::WalkDir::new(root)
+        .sort_by_file_name()
+        .min_depth(1)
+        .into_iter()
+        .map(|e| {
+            let e = e.unwrap();
+            let m = e.metadata().unwrap();
+            let rel = e.path().strip_prefix(root).unwrap().display().to_string();
+            let content = if m.file_type().is_symlink() {
+                fs::read_link(e.path()).unwrap().display().to_string()
+            } else if m.is_file() {
+                blake3::hash(&fs::read(e.path()).unwrap()).to_hex().to_string()
+            } else {
+                String::new()
+            };
+            serde_json::json!({"path": rel, "mode": m.mode(), "mtime": [m.mtime(), m.mtime_nsec()], "size": if m.is_dir() {0} else {m.size()}, "content": content})
+        })
+        .collect()
+}
+
+fn build_tree(root: &Path) {
+    let mut rng = cairn::sample::Rng::new(2026);
+    fs::create_dir_all(root.join("scripts/season-1")).unwrap();
+    fs::create_dir_all(root.join("empty-dir")).unwrap();
+    fs::write(root.join("scripts/season-1/pilot.fountain"), cairn::sample::script_text(&mut rng, 150_000)).unwrap();
+    fs::write(root.join("scripts/season-1/épisode-2 ✓.txt"), cairn::sample::script_text(&mut rng, 9_000)).unwrap();
+    let mut bin = vec![0u8; 300_000];
+    rng.fill(&mut bin);
+    fs::write(root.join("embeddings.bin"), &bin).unwrap();
+    fs::write(root.join("empty.txt"), b"").unwrap();
+    fs::write(root.join("run.sh"), b"#!/bin/sh\necho hi\n").unwrap();
+    fs::set_permissions(root.join("run.sh"), fs::Permissions::from_mode(0o755)).unwrap();
+    std::os::unix::fs::symlink("scripts/season-1/pilot.fountain", root.join("pilot-link")).unwrap();
+    let mut t = 1_767_225_600; // 2026-01-01T00:00:00Z
+    for e in walkdir::WalkDir::new(root).contents_first(true).sort_by_file_name() {
+        let e = e.unwrap();
+        t += 3600;
+        let ft = filetime::FileTime::from_unix_time(t, 250_000_000);
+        filetime::set_symlink_file_times(e.path(), ft, ft).unwrap();
+    }
+}
+
+#[test]
+#[ignore = "rewrites the committed fixture; run only for a deliberate format change"]
+fn regenerate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("golden-data");
+    build_tree(&src);
+    let repo = tmp.path().join("repo");
+    ok(cairn(&repo).args(["init", "--chunk-min", "4096", "--chunk-avg", "16384", "--chunk-max", "65536", "--pack-size", "65536"]));
+    ok(cairn(&repo).args(["backup", "--time", "2026-01-02T03:04:05Z", "--host", "golden", "--tag", "fixture"]).arg(&src));
+    let dir = fixture();
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    copy_tree(&repo, &dir.join("repo"));
+    fs::write(dir.join("expected.json"), serde_json::to_string_pretty(&listing(&src)).unwrap()).unwrap();
+}
+
+#[test]
+fn golden_fixture_restores_byte_exact() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Work on a copy: a test must never write into the committed fixture.
+    let repo = tmp.path().join("repo");
+    copy_tree(&fixture().join("repo"), &repo);
+    let expected: Vec<serde_json::Value> =
+        serde_json::from_str(&fs::read_to_string(fixture().join("expected.json")).unwrap()).unwrap();
+    ok(cairn(&repo).args(["check", "--read-data"]));
+    let snaps: serde_json::Value = serde_json::from_str(&ok(cairn(&repo).args(["snapshots", "--json"]))).unwrap();
+    assert_eq!(snaps[0]["time"], "2026-01-02T03:04:05Z");
+    assert_eq!(snaps[0]["hostname"], "golden");
+    let target = tmp.path().join("out");
+    ok(cairn(&repo).args(["restore", "latest", "--target"]).arg(&target));
+    assert_eq!(listing(&target.join("golden-data")), expected);
+}
