@@ -1,1 +1,167 @@
-fn main(){}
+//! End-to-end benchmark: cairn beside restic (and borg, when installed) on
+//! the same generated data in the same run: first backup, second backup of
+//! unchanged data, restore — wall time, peak memory, repository size.
+//!
+//! `cargo bench --bench e2e` (env: BENCH_MIB=1024, BENCH_RUNS=3,
+//! BENCH_DIR=target/bench). Peers: `apt-get install restic borgbackup`.
+//! All tools read from a warm page cache; restic always encrypts, borg runs
+//! with `-e none` and its default lz4, cairn with its defaults.
+
+#[path = "common.rs"]
+mod common;
+use common::*;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+struct Tool {
+    name: &'static str,
+    init: fn(&Path) -> Command,
+    backup: fn(&Path, &Path, &str) -> Command,
+    restore: fn(&Path, &Path, &str) -> Command,
+}
+
+fn quiet(mut c: Command, base: &Path) -> Command {
+    c.stdout(Stdio::null()).stderr(Stdio::null());
+    c.env("RESTIC_PASSWORD", "bench").env("XDG_CACHE_HOME", base.join("cache"));
+    c.env("BORG_BASE_DIR", base.join("borg-base")).env("BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK", "yes");
+    c
+}
+
+fn cairn() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_cairn"))
+}
+
+fn tools() -> Vec<Tool> {
+    let mut t = vec![Tool {
+        name: "cairn",
+        init: |r| {
+            let mut c = cairn();
+            c.arg("-r").arg(r).arg("init");
+            c
+        },
+        backup: |r, d, _| {
+            let mut c = cairn();
+            c.arg("-r").arg(r).arg("backup").arg(d);
+            c
+        },
+        restore: |r, t, _| {
+            let mut c = cairn();
+            c.arg("-r").arg(r).args(["restore", "latest", "--target"]).arg(t);
+            c
+        },
+    }];
+    if have("restic") {
+        t.push(Tool {
+            name: "restic",
+            init: |r| {
+                let mut c = Command::new("restic");
+                c.arg("-r").arg(r).arg("init");
+                c
+            },
+            backup: |r, d, _| {
+                let mut c = Command::new("restic");
+                c.arg("-r").arg(r).arg("backup").arg(d);
+                c
+            },
+            restore: |r, t, _| {
+                let mut c = Command::new("restic");
+                c.arg("-r").arg(r).args(["restore", "latest", "--target"]).arg(t);
+                c
+            },
+        });
+    }
+    if have("borg") {
+        t.push(Tool {
+            name: "borg",
+            init: |r| {
+                let mut c = Command::new("borg");
+                c.args(["init", "-e", "none"]).arg(r);
+                c
+            },
+            backup: |r, d, name| {
+                let mut c = Command::new("borg");
+                c.arg("create").arg(format!("{}::{name}", r.display())).arg(d);
+                c
+            },
+            restore: |r, t, _| {
+                std::fs::create_dir_all(t).unwrap();
+                let mut c = Command::new("borg");
+                c.arg("extract").arg(format!("{}::second", std::path::absolute(r).unwrap().display())).current_dir(t);
+                c
+            },
+        });
+    }
+    t
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list" || a == "--exact") {
+        return; // `cargo test --benches` probing
+    }
+    let mib: usize = env_or("BENCH_MIB", 1024);
+    let runs: usize = env_or("BENCH_RUNS", 3);
+    let base = PathBuf::from(env_or("BENCH_DIR", "target/bench".to_string()));
+    let data = base.join(format!("data-{mib}"));
+    if !data.exists() {
+        eprintln!("generating {mib} MiB of sample data in {}", data.display());
+        cairn::sample::generate(&data, mib, 1).unwrap();
+    }
+    let data = std::path::absolute(&data).unwrap();
+    let logical = dir_size(&data);
+    let tools = tools();
+    // metric name -> tool -> values over runs
+    let mut results: BTreeMap<&str, BTreeMap<&str, Vec<f64>>> = BTreeMap::new();
+    for run in 0..runs {
+        for tool in &tools {
+            let work = base.join(format!("work-{}", tool.name));
+            let _ = std::fs::remove_dir_all(&work);
+            std::fs::create_dir_all(&work).unwrap();
+            let repo = work.join("repo");
+            measure(&mut quiet((tool.init)(&repo), &work));
+            let (t1, m1) = measure(&mut quiet((tool.backup)(&repo, &data, "first"), &work));
+            let (t2, m2) = measure(&mut quiet((tool.backup)(&repo, &data, "second"), &work));
+            let target = work.join("restore");
+            let (t3, m3) = measure(&mut quiet((tool.restore)(&repo, &target, "second"), &work));
+            let size = dir_size(&repo);
+            let restored = dir_size(&target);
+            assert!(restored >= logical, "{}: restored {restored} of {logical} bytes", tool.name);
+            eprintln!(
+                "run {run} {:<7} first {t1:6.2}s {:5} MiB | second {t2:6.2}s {:5} MiB | restore {t3:6.2}s {:5} MiB | repo {:.1} MiB",
+                tool.name, m1 / 1024, m2 / 1024, m3 / 1024, size as f64 / 1048576.0
+            );
+            for (k, v) in [
+                ("1 first backup s", t1),
+                ("2 second backup s", t2),
+                ("3 restore s", t3),
+                ("4 first backup peak MiB", m1 as f64 / 1024.0),
+                ("5 second backup peak MiB", m2 as f64 / 1024.0),
+                ("6 restore peak MiB", m3 as f64 / 1024.0),
+                ("7 repository MiB", size as f64 / 1048576.0),
+            ] {
+                results.entry(k).or_default().entry(tool.name).or_default().push(v);
+            }
+            let _ = std::fs::remove_dir_all(&target);
+        }
+    }
+    println!("\ne2e benchmark: {:.0} MiB logical, {} files, medians of {runs} run(s)", logical as f64 / 1048576.0, walkdir::WalkDir::new(&data).into_iter().count());
+    print!("{:<26}", "metric");
+    for t in &tools {
+        print!("{:>12}", t.name);
+    }
+    for t in tools.iter().skip(1) {
+        print!("{:>16}", format!("{}/cairn", t.name));
+    }
+    println!();
+    for (metric, per_tool) in &results {
+        print!("{:<26}", &metric[2..]);
+        let med: Vec<f64> = tools.iter().map(|t| median(per_tool[t.name].clone())).collect();
+        for m in &med {
+            print!("{m:>12.2}");
+        }
+        for m in med.iter().skip(1) {
+            print!("{:>16.2}", m / med[0]);
+        }
+        println!();
+    }
+}

@@ -70,8 +70,8 @@ pub fn backup(repo: &Repository, opts: &BackupOptions) -> Result<BackupResult> {
 
     // Commit: index (naming durable packs), then the snapshot.
     crate::failpoint::hit("before-index");
-    let index_id = match repo.save_index(packs) {
-        Ok(id) => id,
+    let index_keys = match repo.save_index(packs) {
+        Ok(keys) => keys,
         Err(e) => {
             crate::store::remove_packs(&**repo.backend(), &pack_list);
             return Err(e);
@@ -95,8 +95,8 @@ pub fn backup(repo: &Repository, opts: &BackupOptions) -> Result<BackupResult> {
     let id = match repo.save_snapshot(&snapshot) {
         Ok(id) => id,
         Err(e) => {
-            if let Some(ix) = index_id {
-                let _ = repo.backend().delete(&format!("{}{ix}", crate::format::PREFIX_INDEX));
+            for k in &index_keys {
+                let _ = repo.backend().delete(k);
             }
             crate::store::remove_packs(&**repo.backend(), &pack_list);
             return Err(e);
@@ -148,7 +148,7 @@ fn archive_sources(
         None => HashMap::new(),
     };
     let mut nodes = Vec::new();
-    let mut archiver = FileArchiver { repo, writer, force, stats: FileStats::default(), warnings: vec![] };
+    let mut archiver = FileArchiver { repo, writer, force, stats: FileStats::default(), warnings: vec![], buf: vec![] };
     for s in sources {
         if let Some(node) = archiver.archive(&s.abs, s.name.clone(), parent_root.get(&s.name))? {
             nodes.push(node);
@@ -156,7 +156,7 @@ fn archive_sources(
     }
     let (stats, warnings) = (archiver.stats, archiver.warnings);
     let mut root = TreeBuilder::new();
-    let mut store = |bytes: Vec<u8>| writer.add(repo.index(), crate::format::ObjectKind::Tree, bytes);
+    let mut store = |bytes: Vec<u8>| writer.add(repo.index(), crate::format::ObjectKind::Tree, &bytes);
     for n in nodes {
         debug_assert!(n.kind != NodeKind::Dir || n.name != b"");
         root.push(n, &mut store)?;

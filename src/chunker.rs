@@ -7,6 +7,9 @@ use crate::format::{CHUNK_AVG_LIMITS, CHUNK_MAX_LIMITS, CHUNK_MIN_LIMITS};
 use serde::{Deserialize, Serialize};
 use std::io::Read;
 
+/// Bytes read from a source at a time (at least twice the maximum chunk).
+const READ_BUFFER: usize = 8 << 20;
+
 /// FastCDC sizes in bytes. Defaults (format-spec/chunking.md explains the
 /// measurement behind them): min 256 KiB, average 1 MiB, max 4 MiB.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,13 +42,48 @@ impl ChunkerParams {
         Ok(())
     }
 
-    /// Chunks read from `source`, each as an owned buffer in stream order.
-    pub fn stream<R: Read>(&self, source: R) -> impl Iterator<Item = std::io::Result<Vec<u8>>> {
-        fastcdc::v2020::StreamCDC::new(source, self.min, self.avg, self.max).map(|r| match r {
-            Ok(c) => Ok(c.data),
-            Err(fastcdc::v2020::Error::IoError(e)) => Err(e),
-            Err(e) => Err(std::io::Error::other(e.to_string())),
-        })
+    /// Read `source` to its end and call `each` with every chunk in order,
+    /// using `buf` as the read buffer.
+    ///
+    /// Reads into one buffer of at least twice the maximum chunk size; all
+    /// chunks but the last in the buffer are final (their cut points depend
+    /// only on bytes already read), the last is carried to the buffer's start
+    /// and cut again with more data. Cut points equal those of chunking the
+    /// whole stream at once. Returns the number of bytes read.
+    pub fn for_each_chunk<R: Read, E: From<std::io::Error>>(
+        &self,
+        mut source: R,
+        buf: &mut Vec<u8>,
+        mut each: impl FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<u64, E> {
+        let cap = (2 * self.max as usize).max(READ_BUFFER);
+        // The caller keeps `buf` across files, so it is allocated once.
+        buf.resize(cap, 0);
+        let (mut filled, mut total, mut eof) = (0usize, 0u64, false);
+        loop {
+            while !eof && filled < cap {
+                match source.read(&mut buf[filled..]) {
+                    Ok(0) => eof = true,
+                    Ok(n) => filled += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            let mut consumed = 0;
+            for c in fastcdc::v2020::FastCDC::new(&buf[..filled], self.min, self.avg, self.max) {
+                if !eof && c.offset + c.length == filled {
+                    break; // may be cut by the buffer's end, not by content
+                }
+                each(&buf[c.offset..c.offset + c.length])?;
+                consumed = c.offset + c.length;
+            }
+            total += consumed as u64;
+            buf.copy_within(consumed..filled, 0);
+            filled -= consumed;
+            if eof && filled == 0 {
+                return Ok(total);
+            }
+        }
     }
 
     /// Cut points of an in-memory buffer (used for tree streams and tests).
@@ -79,6 +117,16 @@ mod tests {
         let new = b.iter().filter(|h| !a.contains(h)).count();
         assert!(new <= 3, "{new} new chunks after a 9-byte insert");
         assert!(p.validate().is_ok());
+        // Streaming through a small reader cuts exactly where the in-memory chunker does.
+        let mut streamed = vec![];
+        let n = p
+            .for_each_chunk(std::io::Cursor::new(&edited), &mut vec![], |c| -> Result<(), std::io::Error> {
+                streamed.push(blake3::hash(c));
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(n, edited.len() as u64);
+        assert_eq!(streamed, b);
         assert!(ChunkerParams { min: 10, avg: 8192, max: 32768 }.validate().is_err());
     }
 }

@@ -98,7 +98,7 @@ impl Repository {
     pub fn load_index(&mut self) -> Result<()> {
         let mut index = MasterIndex::new();
         let keys = self.index_keys()?;
-        for group in keys.chunks(rayon::current_num_threads().max(1) * 2) {
+        for group in keys.chunks(rayon::current_num_threads().max(1)) {
             let files: Vec<IndexFile> = group.par_iter().map(|k| self.read_index_file(k)).collect::<Result<_>>()?;
             for f in &files {
                 index.add(f);
@@ -109,17 +109,44 @@ impl Repository {
         Ok(())
     }
 
-    /// Write an index file for packs that are already durable. Returns its id.
-    pub fn save_index(&self, packs: Vec<IndexPack>) -> Result<Option<Id>> {
-        if packs.is_empty() {
-            return Ok(None);
+    /// Write index files for packs that are already durable, each holding
+    /// at most `MAX_INDEX_BLOBS` blobs so that loading one never needs much
+    /// memory beyond the index itself. Returns the keys written.
+    /// On error, the files already written are deleted again.
+    pub fn save_index(&self, packs: Vec<IndexPack>) -> Result<Vec<String>> {
+        let mut keys = Vec::new();
+        let result = self.save_index_files(packs, &mut keys);
+        if result.is_err() {
+            for k in &keys {
+                let _ = self.backend.delete(k);
+            }
         }
+        result.map(|()| keys)
+    }
+
+    fn save_index_files(&self, packs: Vec<IndexPack>, keys: &mut Vec<String>) -> Result<()> {
+        let mut batch: Vec<IndexPack> = Vec::new();
+        let mut blobs = 0;
+        for p in packs {
+            if blobs + p.blobs.len() > MAX_INDEX_BLOBS && !batch.is_empty() {
+                keys.push(self.save_index_file(std::mem::take(&mut batch))?);
+                blobs = 0;
+            }
+            blobs += p.blobs.len();
+            batch.push(p);
+        }
+        if !batch.is_empty() {
+            keys.push(self.save_index_file(batch)?);
+        }
+        Ok(())
+    }
+
+    fn save_index_file(&self, packs: Vec<IndexPack>) -> Result<String> {
         let raw = bincode::serialize(&IndexFile { packs }).expect("index serialises");
         let sealed = self.config.sealer().seal(ObjectKind::Index, &raw);
-        let id = Id::hash(&sealed);
-        let key = format!("{PREFIX_INDEX}{id}");
+        let key = format!("{PREFIX_INDEX}{}", Id::hash(&sealed));
         self.put_reporting_full(&key, &sealed)?;
-        Ok(Some(id))
+        Ok(key)
     }
 
     fn put_reporting_full(&self, key: &str, data: &[u8]) -> Result<()> {

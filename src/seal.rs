@@ -9,6 +9,34 @@
 
 use crate::error::FormatError;
 use crate::format::*;
+use std::cell::RefCell;
+
+thread_local! {
+    // zstd contexts are reused per thread: creating one per object cost more
+    // than compressing a 1 MiB chunk at level 1 (measured with perf).
+    static COMPRESSOR: RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> = const { RefCell::new(None) };
+    static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
+}
+
+fn compress(level: i32, raw: &[u8]) -> Option<Vec<u8>> {
+    COMPRESSOR.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.as_ref().is_none_or(|(l, _)| *l != level) {
+            *c = Some((level, zstd::bulk::Compressor::new(level).ok()?));
+        }
+        c.as_mut()?.1.compress(raw).ok()
+    })
+}
+
+fn decompress(payload: &[u8], raw_len: usize) -> Result<Vec<u8>, FormatError> {
+    DECOMPRESSOR.with(|d| {
+        let mut d = d.borrow_mut();
+        if d.is_none() {
+            *d = Some(zstd::bulk::Decompressor::new().map_err(|e| FormatError::Decompress(e.to_string()))?);
+        }
+        d.as_mut().expect("set").decompress(payload, raw_len).map_err(|e| FormatError::Decompress(e.to_string()))
+    })
+}
 
 /// How objects are compressed when sealed.
 #[derive(Debug, Clone, Copy)]
@@ -27,7 +55,7 @@ impl Sealer {
     pub fn seal(&self, kind: ObjectKind, raw: &[u8]) -> Vec<u8> {
         assert!(raw.len() <= MAX_SEALED_RAW, "object larger than 4 GiB");
         let compressed = if self.level != 0 {
-            zstd::bulk::compress(raw, self.level).ok().filter(|c| c.len() < raw.len())
+            compress(self.level, raw).filter(|c| c.len() < raw.len())
         } else {
             None
         };
@@ -70,8 +98,7 @@ pub fn unseal(kind: ObjectKind, sealed: &[u8]) -> Result<Vec<u8>, FormatError> {
     let payload = &body[SEAL_HEADER_LEN..];
     let raw = match sealed[2] {
         CODEC_NONE => payload.to_vec(),
-        CODEC_ZSTD => zstd::bulk::decompress(payload, raw_len)
-            .map_err(|e| FormatError::Decompress(e.to_string()))?,
+        CODEC_ZSTD => decompress(payload, raw_len)?,
         c => return Err(FormatError::Codec(c)),
     };
     if raw.len() != raw_len {

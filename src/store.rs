@@ -12,7 +12,7 @@ use crate::format::ObjectKind;
 use crate::id::Id;
 use crate::index::{IndexPack, MasterIndex};
 use crate::pack::pack_key;
-use crate::pack::packer::{Packer, SealedBlob};
+use crate::pack::packer::{Packer, SealedBlob, Uploaded};
 use crate::repo::Repository;
 use crossbeam_channel::{bounded, Receiver, Sender};
 use std::collections::HashSet;
@@ -39,7 +39,7 @@ pub struct BlobWriter {
     pending: HashSet<Id>,
     jobs: Option<Sender<Job>>,
     sealers: Vec<JoinHandle<()>>,
-    packer: Option<JoinHandle<(Packer, Option<Error>)>>,
+    packer: Option<JoinHandle<Uploaded>>,
     failed: Arc<std::sync::atomic::AtomicBool>,
     pub stats: WriteStats,
 }
@@ -66,8 +66,8 @@ impl BlobWriter {
             })
             .collect();
         let failed = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let packer = Packer::new(repo.backend().clone(), repo.config.pack_size as usize);
-        let packer = Some(spawn_packer(packer, blob_rx, failed.clone()));
+        let packer = Packer::new(repo.backend().clone(), repo.config.pack_size as usize, failed.clone());
+        let packer = Some(spawn_packer(packer, blob_rx));
         BlobWriter {
             backend: repo.backend().clone(),
             pending: HashSet::new(),
@@ -80,8 +80,9 @@ impl BlobWriter {
     }
 
     /// Store `data` unless the index or this writer already has it; returns its id.
-    pub fn add(&mut self, index: &MasterIndex, kind: ObjectKind, data: Vec<u8>) -> Result<Id> {
-        let id = Id::hash(&data);
+    /// The bytes are copied only when the blob is new.
+    pub fn add(&mut self, index: &MasterIndex, kind: ObjectKind, data: &[u8]) -> Result<Id> {
+        let id = Id::hash(data);
         if index.contains(&id) || !self.pending.insert(id) {
             return Ok(id);
         }
@@ -91,7 +92,7 @@ impl BlobWriter {
         }
         self.stats.blobs_new += 1;
         self.stats.bytes_new_raw += data.len() as u64;
-        self.jobs.as_ref().expect("writer open").send(Job { id, kind, data }).expect("sealer threads alive");
+        self.jobs.as_ref().expect("writer open").send(Job { id, kind, data: data.to_vec() }).expect("sealer threads alive");
         Ok(id)
     }
 
@@ -100,7 +101,7 @@ impl BlobWriter {
         self.pending.contains(id)
     }
 
-    fn stop(&mut self) -> (Packer, Option<Error>) {
+    fn stop(&mut self) -> Uploaded {
         self.jobs.take();
         for h in self.sealers.drain(..) {
             h.join().expect("sealer thread panicked");
@@ -108,29 +109,25 @@ impl BlobWriter {
         self.packer.take().expect("stopped once").join().expect("packer thread panicked")
     }
 
-    /// Flush the last pack and return the stored packs, all durable. On error
+    /// Store the last pack and return the stored packs, all durable. On error
     /// every pack this writer stored is deleted again (none is indexed yet).
     pub fn finish(mut self) -> Result<(Vec<IndexPack>, WriteStats)> {
-        let (mut packer, err) = self.stop();
-        let result = match err {
-            Some(e) => Err(e),
-            None => packer.flush(),
-        };
-        if let Err(e) = result {
-            remove_packs(&*self.backend, &packer.done);
+        let up = self.stop();
+        if let Some(e) = up.error {
+            remove_packs(&*self.backend, &up.packs);
             return Err(e);
         }
-        self.stats.bytes_new_stored = packer.stored_bytes;
-        self.stats.packs = packer.done.len() as u64;
-        Ok((packer.done, self.stats.clone()))
+        self.stats.bytes_new_stored = up.bytes;
+        self.stats.packs = up.packs.len() as u64;
+        Ok((up.packs, self.stats.clone()))
     }
 
     /// Stop without committing anything and delete the packs written so far;
-    /// returns the packer's own error, if it failed.
+    /// returns the upload error, if one happened.
     pub fn abort(mut self) -> Option<Error> {
-        let (packer, err) = self.stop();
-        remove_packs(&*self.backend, &packer.done);
-        err
+        let up = self.stop();
+        remove_packs(&*self.backend, &up.packs);
+        up.error
     }
 }
 
@@ -141,21 +138,11 @@ pub fn remove_packs(backend: &dyn Backend, packs: &[IndexPack]) {
     }
 }
 
-fn spawn_packer(
-    mut packer: Packer,
-    rx: Receiver<SealedBlob>,
-    failed: Arc<std::sync::atomic::AtomicBool>,
-) -> JoinHandle<(Packer, Option<Error>)> {
+fn spawn_packer(mut packer: Packer, rx: Receiver<SealedBlob>) -> JoinHandle<Uploaded> {
     std::thread::spawn(move || {
-        let mut err = None;
         for blob in rx {
-            if err.is_none() {
-                if let Err(e) = packer.add(blob) {
-                    failed.store(true, std::sync::atomic::Ordering::Relaxed);
-                    err = Some(e);
-                }
-            }
+            packer.add(blob);
         }
-        (packer, err)
+        packer.finish()
     })
 }

@@ -45,6 +45,9 @@ pub const TREE_MIN_ENTRIES: usize = 64;
 /// (on average one cut per 512 entries).
 pub const TREE_CUT_MASK: u64 = 511;
 
+/// An index file lists at most this many blobs (about 1.6 MB of plaintext).
+pub const MAX_INDEX_BLOBS: usize = 32 * 1024;
+
 /// Object-key prefixes in the backend.
 pub const KEY_CONFIG: &str = "config";
 pub const PREFIX_DATA: &str = "data/";

@@ -1,5 +1,7 @@
 //! The packer stage: collects sealed blobs into packs of the configured size
-//! and stores each finished pack through the backend (durable on return).
+//! and hands finished packs to uploader threads, which store them through the
+//! backend (durable on return). Uploads overlap with packing, so an fsync on
+//! a local disk or a PUT to an object store does not stall the pipeline.
 
 use super::{finish_pack, new_pack_buffer, pack_key, BlobEntry};
 use crate::backend::Backend;
@@ -7,7 +9,14 @@ use crate::error::{Error, Result};
 use crate::format::ObjectKind;
 use crate::id::Id;
 use crate::index::IndexPack;
+use crossbeam_channel::{bounded, Sender};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::thread::JoinHandle;
+
+/// Packs stored concurrently; the hand-over is a rendezvous, so at most
+/// this many finished packs plus the one being filled are in memory.
+const UPLOADERS: usize = 2;
 
 /// A blob ready to be packed.
 pub struct SealedBlob {
@@ -17,22 +26,55 @@ pub struct SealedBlob {
     pub sealed: Vec<u8>,
 }
 
+/// What the uploaders stored; `error` is set if any upload failed.
+#[derive(Default)]
+pub struct Uploaded {
+    pub packs: Vec<IndexPack>,
+    pub bytes: u64,
+    pub error: Option<Error>,
+}
+
 pub struct Packer {
-    backend: Arc<dyn Backend>,
     target: usize,
     buf: Vec<u8>,
     entries: Vec<BlobEntry>,
-    /// Packs stored so far, with their contents, for the index.
-    pub done: Vec<IndexPack>,
-    pub stored_bytes: u64,
+    uploads: Option<Sender<(IndexPack, Vec<u8>)>>,
+    uploaders: Vec<JoinHandle<Uploaded>>,
 }
 
 impl Packer {
-    pub fn new(backend: Arc<dyn Backend>, target: usize) -> Self {
-        Packer { backend, target, buf: new_pack_buffer(0), entries: vec![], done: vec![], stored_bytes: 0 }
+    /// `failed` is raised as soon as an upload fails, so producers can stop early.
+    pub fn new(backend: Arc<dyn Backend>, target: usize, failed: Arc<AtomicBool>) -> Self {
+        let (tx, rx) = bounded::<(IndexPack, Vec<u8>)>(0);
+        let uploaders = (0..UPLOADERS)
+            .map(|_| {
+                let (rx, backend, failed) = (rx.clone(), backend.clone(), failed.clone());
+                std::thread::spawn(move || {
+                    let mut out = Uploaded::default();
+                    for (pack, bytes) in rx {
+                        if out.error.is_some() || failed.load(Ordering::Relaxed) {
+                            continue; // drain, so the packer never blocks
+                        }
+                        match store_pack(&*backend, &pack.id, &bytes) {
+                            Ok(()) => {
+                                out.bytes += bytes.len() as u64;
+                                out.packs.push(pack);
+                                crate::failpoint::hit("pack-written");
+                            }
+                            Err(e) => {
+                                failed.store(true, Ordering::Relaxed);
+                                out.error = Some(e);
+                            }
+                        }
+                    }
+                    out
+                })
+            })
+            .collect();
+        Packer { target, buf: Vec::new(), entries: vec![], uploads: Some(tx), uploaders }
     }
 
-    pub fn add(&mut self, blob: SealedBlob) -> Result<()> {
+    pub fn add(&mut self, blob: SealedBlob) {
         if self.entries.is_empty() {
             self.buf = new_pack_buffer(self.target + blob.sealed.len() + 4096);
         }
@@ -45,29 +87,37 @@ impl Packer {
         });
         self.buf.extend_from_slice(&blob.sealed);
         if self.buf.len() >= self.target {
-            self.flush()?;
+            self.seal_pack();
         }
-        Ok(())
     }
 
-    /// Store the pack being filled, if it holds anything.
-    pub fn flush(&mut self) -> Result<()> {
+    /// Close the pack being filled, if it holds anything, and queue it.
+    fn seal_pack(&mut self) {
         if self.entries.is_empty() {
-            return Ok(());
+            return;
         }
         let entries = std::mem::take(&mut self.entries);
         let (id, bytes) = finish_pack(std::mem::take(&mut self.buf), &entries);
-        let key = pack_key(&id);
-        self.backend.put(&key, &bytes).map_err(|e| {
-            if e.is_storage_full() {
-                Error::DiskFull { key: key.clone() }
-            } else {
-                e.into()
-            }
-        })?;
-        self.stored_bytes += bytes.len() as u64;
-        self.done.push(IndexPack { id, blobs: entries });
-        crate::failpoint::hit("pack-written");
-        Ok(())
+        let pack = IndexPack { id, blobs: entries };
+        self.uploads.as_ref().expect("open").send((pack, bytes)).expect("uploader threads alive");
     }
+
+    /// Queue the last pack and wait for every upload; returns what is durable.
+    pub fn finish(mut self) -> Uploaded {
+        self.seal_pack();
+        self.uploads.take();
+        let mut all = Uploaded::default();
+        for h in self.uploaders.drain(..) {
+            let u = h.join().expect("uploader thread panicked");
+            all.packs.extend(u.packs);
+            all.bytes += u.bytes;
+            all.error = all.error.or(u.error);
+        }
+        all
+    }
+}
+
+fn store_pack(backend: &dyn Backend, id: &Id, bytes: &[u8]) -> Result<()> {
+    let key = pack_key(id);
+    backend.put(&key, bytes).map_err(|e| if e.is_storage_full() { Error::DiskFull { key } } else { e.into() })
 }

@@ -15,6 +15,18 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
+/// A source read error, or an error storing what was read.
+enum ReadError {
+    Io(std::io::Error),
+    Store(Error),
+}
+
+impl From<std::io::Error> for ReadError {
+    fn from(e: std::io::Error) -> Self {
+        ReadError::Io(e)
+    }
+}
+
 /// Counters reported after a backup.
 #[derive(Debug, Default, Clone, serde::Serialize)]
 pub struct FileStats {
@@ -34,6 +46,8 @@ pub struct FileArchiver<'a> {
     pub force: bool,
     pub stats: FileStats,
     pub warnings: Vec<String>,
+    /// Read buffer, reused for every file.
+    pub buf: Vec<u8>,
 }
 
 struct Frame {
@@ -72,7 +86,7 @@ impl<'a> FileArchiver<'a> {
     fn store_tree(&mut self) -> impl FnMut(Vec<u8>) -> Result<Id> + '_ {
         let repo = self.repo;
         let writer = &mut *self.writer;
-        move |bytes| writer.add(repo.index(), ObjectKind::Tree, bytes)
+        move |bytes| writer.add(repo.index(), ObjectKind::Tree, &bytes)
     }
 
     fn parent_entries(&self, parent: Option<&Node>) -> Result<HashMap<Vec<u8>, Node>> {
@@ -209,13 +223,17 @@ impl<'a> FileArchiver<'a> {
     /// Chunk → hash → queue for sealing; returns the chunk list and byte count.
     fn read_content(&mut self, path: &Path, file: &File) -> Result<(Vec<Id>, u64)> {
         let mut ids = Vec::new();
-        let mut size = 0u64;
         let chunker = self.repo.config.chunker;
-        for chunk in chunker.stream(file) {
-            let chunk = chunk.map_err(|e| Error::SourceRead { path: path.to_path_buf(), source: e })?;
-            size += chunk.len() as u64;
-            ids.push(self.writer.add(self.repo.index(), ObjectKind::Data, chunk)?);
-        }
+        let (repo, writer) = (self.repo, &mut *self.writer);
+        let size = chunker
+            .for_each_chunk(file, &mut self.buf, |chunk| -> Result<(), ReadError> {
+                ids.push(writer.add(repo.index(), ObjectKind::Data, chunk).map_err(ReadError::Store)?);
+                Ok(())
+            })
+            .map_err(|e| match e {
+                ReadError::Io(source) => Error::SourceRead { path: path.to_path_buf(), source },
+                ReadError::Store(e) => e,
+            })?;
         self.stats.bytes_read += size;
         Ok((ids, size))
     }

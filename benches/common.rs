@@ -1,0 +1,47 @@
+//! Shared by the benchmarks: timing a child process with its peak memory.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+/// Run `cmd` to completion; returns (wall seconds, peak RSS in KiB).
+pub fn measure(cmd: &mut Command) -> (f64, u64) {
+    let start = Instant::now();
+    let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+    let mut status = 0;
+    // SAFETY: rusage is plain data, filled in by wait4.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    let secs = start.elapsed().as_secs_f64();
+    assert!(rc > 0 && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "{cmd:?} failed (status {status})");
+    (secs, usage.ru_maxrss as u64)
+}
+
+pub fn dir_size(p: &Path) -> u64 {
+    walkdir::WalkDir::new(p)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.metadata().map(|m| m.len()).unwrap_or(0))
+        .sum()
+}
+
+pub fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+pub fn have(program: &str) -> bool {
+    ["--version", "version"]
+        .iter()
+        .any(|a| Command::new(program).arg(a).output().map(|o| o.status.success()).unwrap_or(false))
+}
