@@ -10,8 +10,8 @@ use std::io::Read;
 /// Bytes read from a source at a time (at least twice the maximum chunk).
 const READ_BUFFER: usize = 8 << 20;
 
-/// FastCDC sizes in bytes. Defaults (format-spec/chunking.md explains the
-/// measurement behind them): min 256 KiB, average 1 MiB, max 4 MiB.
+/// FastCDC sizes in bytes. Defaults (format-spec/parameters.md gives the
+/// measurements behind them): min 128 KiB, average 512 KiB, max 2 MiB.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChunkerParams {
     pub min: u32,
@@ -21,7 +21,7 @@ pub struct ChunkerParams {
 
 impl Default for ChunkerParams {
     fn default() -> Self {
-        ChunkerParams { min: 256 << 10, avg: 1 << 20, max: 4 << 20 }
+        ChunkerParams { min: 128 << 10, avg: 512 << 10, max: 2 << 20 }
     }
 }
 

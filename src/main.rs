@@ -5,6 +5,7 @@ mod cli;
 use clap::Parser;
 
 fn main() {
+    tune_allocator();
     let args = cli::Cli::parse();
     let code = match cli::run(args) {
         Ok(code) => code,
@@ -15,4 +16,16 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// Keep large buffers (chunks, packs) in the heap instead of mapping and
+/// unmapping them each time: measured on a 1 GiB first backup, this halves
+/// the page faults and cuts wall time by about 10% (format-spec/parameters.md).
+fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes glibc malloc tunables; called before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 64 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 128 << 20);
+    }
 }

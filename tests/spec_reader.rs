@@ -1,0 +1,191 @@
+//! An independent reader written from format-spec/ alone (no cairn decoding
+//! code): it opens the golden fixture, decodes config, index files, packs,
+//! the snapshot and its trees byte by byte, and rebuilds every file, which
+//! must match the fixture's expected listing. If the code and the spec ever
+//! disagree, this test fails.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::Path;
+
+struct Cur<'a>(&'a [u8], usize);
+
+impl<'a> Cur<'a> {
+    fn take(&mut self, n: usize) -> &'a [u8] {
+        let s = &self.0[self.1..self.1 + n];
+        self.1 += n;
+        s
+    }
+    fn u8(&mut self) -> u8 {
+        self.take(1)[0]
+    }
+    fn u32(&mut self) -> u32 {
+        u32::from_le_bytes(self.take(4).try_into().unwrap())
+    }
+    fn u64(&mut self) -> u64 {
+        u64::from_le_bytes(self.take(8).try_into().unwrap())
+    }
+    fn id(&mut self) -> [u8; 32] {
+        self.take(32).try_into().unwrap()
+    }
+    fn bytes(&mut self) -> &'a [u8] {
+        let n = self.u64() as usize;
+        self.take(n)
+    }
+    fn string(&mut self) -> String {
+        String::from_utf8(self.bytes().to_vec()).unwrap()
+    }
+    fn ids(&mut self) -> Vec<[u8; 32]> {
+        (0..self.u64()).map(|_| self.id()).collect()
+    }
+    fn done(&self) -> bool {
+        self.1 == self.0.len()
+    }
+}
+
+/// Open a sealed envelope of the expected kind (format-spec/objects.md).
+fn open(env: &[u8], kind: u8) -> Vec<u8> {
+    let body = &env[..env.len() - 16];
+    assert_eq!(&blake3::hash(body).as_bytes()[..16], &env[env.len() - 16..], "check");
+    assert_eq!((env[0], env[1], env[3]), (1, kind, 0), "header");
+    let raw_len = u32::from_le_bytes(env[4..8].try_into().unwrap()) as usize;
+    let raw = match env[2] {
+        0 => body[8..].to_vec(),
+        1 => zstd::bulk::decompress(&body[8..], raw_len).unwrap(),
+        c => panic!("codec {c}"),
+    };
+    assert_eq!(raw.len(), raw_len);
+    raw
+}
+
+struct Loc {
+    pack: String,
+    offset: usize,
+    length: usize,
+    kind: u8,
+}
+
+fn blob(repo: &Path, index: &HashMap<[u8; 32], Loc>, id: &[u8; 32]) -> Vec<u8> {
+    let l = &index[id];
+    let pack = fs::read(repo.join("data").join(&l.pack[..2]).join(&l.pack)).unwrap();
+    let raw = open(&pack[l.offset..l.offset + l.length], l.kind);
+    assert_eq!(blake3::hash(&raw).as_bytes(), id);
+    raw
+}
+
+fn walk(repo: &Path, index: &HashMap<[u8; 32], Loc>, trees: &[[u8; 32]], prefix: &str, out: &mut Vec<(String, u32, i64, String)>) {
+    for t in trees {
+        let raw = blob(repo, index, t);
+        let mut c = Cur(&raw, 0);
+        for _ in 0..c.u64() {
+            let name = String::from_utf8(c.bytes().to_vec()).unwrap();
+            let kind = c.u32();
+            let mode = c.u32();
+            let (_uid, _gid, _size) = (c.u32(), c.u32(), c.u64());
+            let mtime_ns = c.u64() as i64;
+            let (_ctime, _ino, _dev) = (c.u64(), c.u64(), c.u64());
+            let content = c.ids();
+            let subtree = c.ids();
+            let target = c.bytes().to_vec();
+            let _flags = c.u8();
+            let path = if prefix.is_empty() { name } else { format!("{prefix}/{name}") };
+            let digest = match kind {
+                0 => {
+                    let mut h = blake3::Hasher::new();
+                    for id in &content {
+                        h.update(&blob(repo, index, id));
+                    }
+                    h.finalize().to_hex().to_string()
+                }
+                2 => String::from_utf8(target).unwrap(),
+                _ => String::new(),
+            };
+            out.push((path.clone(), mode, mtime_ns, digest));
+            if kind == 1 {
+                walk(repo, index, &subtree, &path, out);
+            }
+        }
+        assert!(c.done(), "trailing bytes in tree");
+    }
+}
+
+#[test]
+fn independent_reader_decodes_the_golden_fixture() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/golden-v1");
+    let repo = fixture.join("repo");
+
+    let cfg = fs::read(repo.join("config")).unwrap();
+    assert_eq!(&cfg[..8], b"CAIRNCFG");
+    assert_eq!(u32::from_le_bytes(cfg[8..12].try_into().unwrap()), 1);
+    let body = open(&cfg[12..], 5);
+    let mut c = Cur(&body, 0);
+    assert_eq!(c.u32(), 1);
+    c.id();
+    assert_eq!((c.u32(), c.u32(), c.u32()), (4096, 16384, 65536));
+    let (_level, pack_size, _created) = (c.u32(), c.u32(), c.u64());
+    assert_eq!(pack_size, 65536);
+    assert!(c.done());
+
+    let mut index = HashMap::new();
+    for f in fs::read_dir(repo.join("index")).unwrap() {
+        let f = f.unwrap();
+        let bytes = fs::read(f.path()).unwrap();
+        assert_eq!(blake3::hash(&bytes).to_hex().as_str(), f.file_name().to_str().unwrap());
+        let raw = open(&bytes, 3);
+        let mut c = Cur(&raw, 0);
+        for _ in 0..c.u64() {
+            let pack = hex::encode(c.id());
+            let packfile = fs::read(repo.join("data").join(&pack[..2]).join(&pack)).unwrap();
+            assert_eq!(blake3::hash(&packfile).to_hex().as_str(), pack);
+            assert_eq!((&packfile[..8], &packfile[packfile.len() - 4..]), (&b"CAIRNPK1"[..], &b"CPKE"[..]));
+            let t = u32::from_le_bytes(packfile[packfile.len() - 8..packfile.len() - 4].try_into().unwrap()) as usize;
+            let trailer = open(&packfile[packfile.len() - 8 - t..packfile.len() - 8], 6);
+            let listed = Cur(&trailer, 0).u64();
+            let n = c.u64();
+            assert_eq!(listed, n, "trailer and index list the same blobs");
+            for _ in 0..n {
+                let (id, kind, offset, length, _raw) = (c.id(), c.u8(), c.u32(), c.u32(), c.u32());
+                index.insert(id, Loc { pack: pack.clone(), offset: offset as usize, length: length as usize, kind });
+            }
+        }
+        assert!(c.done());
+    }
+
+    let snaps: Vec<_> = fs::read_dir(repo.join("snapshots")).unwrap().map(|e| e.unwrap()).collect();
+    assert_eq!(snaps.len(), 1);
+    let raw = open(&fs::read(snaps[0].path()).unwrap(), 4);
+    assert_eq!(blake3::hash(&raw).to_hex().as_str(), snaps[0].file_name().to_str().unwrap());
+    let mut c = Cur(&raw, 0);
+    assert_eq!(c.u32(), 1);
+    assert_eq!(c.u64() as i64, 1_767_323_045_000_000_000); // 2026-01-02T03:04:05Z
+    assert_eq!(c.string(), "golden");
+    c.string();
+    let tags: Vec<String> = (0..c.u64()).map(|_| c.string()).collect();
+    assert_eq!(tags, ["fixture"]);
+    let sources: Vec<(u32, String)> = (0..c.u64()).map(|_| (c.u32(), c.string())).collect();
+    assert_eq!(sources.len(), 1);
+    assert!(sources[0].1.ends_with("/golden-data"));
+    let tree = c.ids();
+    assert_eq!(c.u8(), 0, "no parent");
+    let (files, _dirs, _links, _bytes) = (c.u64(), c.u64(), c.u64(), c.u64());
+    c.take(16);
+    assert!(c.done());
+
+    let mut out = Vec::new();
+    walk(&repo, &index, &tree, "", &mut out);
+    let expected: Vec<serde_json::Value> =
+        serde_json::from_str(&fs::read_to_string(fixture.join("expected.json")).unwrap()).unwrap();
+    let mut want: Vec<(String, u32, i64, String)> = expected
+        .iter()
+        .map(|e| {
+            let m = e["mtime"].as_array().unwrap();
+            let ns = m[0].as_i64().unwrap() * 1_000_000_000 + m[1].as_i64().unwrap();
+            (format!("golden-data/{}", e["path"].as_str().unwrap()), e["mode"].as_u64().unwrap() as u32, ns, e["content"].as_str().unwrap().to_string())
+        })
+        .collect();
+    want.insert(0, out[0].clone()); // the source directory itself
+    out.sort();
+    want.sort();
+    assert_eq!(out, want);
+    assert_eq!(files as usize, want.iter().filter(|w| w.3.len() == 64).count());
+}
