@@ -271,4 +271,18 @@ impl Repository {
         }
         Ok(())
     }
+
+    /// The node at `path` (relative, `/`-separated) below the tree `ids`,
+    /// found by reading only the directories on the way.
+    pub fn find_path(&self, ids: &[Id], path: &Path) -> Result<Option<Node>> {
+        let mut ids = ids.to_vec();
+        let mut found = None;
+        for comp in path.components() {
+            let name = comp.as_os_str().as_bytes();
+            let Some(node) = self.load_tree(&ids)?.into_iter().find(|n| n.name == name) else { return Ok(None) };
+            ids = node.subtree.clone();
+            found = Some(node);
+        }
+        Ok(found)
+    }
 }

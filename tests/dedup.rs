@@ -47,3 +47,19 @@ fn insert_in_the_middle_adds_few_chunks() {
     assert!(new <= 5, "{new} new blobs for a 20-byte insert into 16 MiB (~1000 chunks)");
     assert!(v["bytes_new_raw"].as_u64().unwrap() < 300_000, "{v}");
 }
+
+#[test]
+fn only_changed_files_are_read_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (repo, src) = (tmp.path().join("repo"), tmp.path().join("data"));
+    cairn::sample::generate(&src, 8, 2).unwrap();
+    init_small(&repo);
+    let first = backup_json(&repo, &[&src]);
+    std::thread::sleep(std::time::Duration::from_millis(20)); // a visible mtime change
+    cairn::sample::modify(&src, 2).unwrap(); // edits one script, appends to app.db, adds a file
+    let v = backup_json(&repo, &[&src]);
+    assert_eq!(v["files_changed"], 2, "{v}");
+    assert_eq!(v["files_new"], 1, "{v}");
+    assert_eq!(v["files_unmodified"].as_u64().unwrap() + 2, first["files_new"].as_u64().unwrap(), "{v}");
+    restore_and_compare(&repo, v["snapshot_id"].as_str().unwrap(), &src, tmp.path());
+}

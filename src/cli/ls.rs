@@ -26,36 +26,39 @@ fn kind(n: &Node) -> &'static str {
 }
 
 impl Args {
+    fn print(&self, path: &Path, node: &Node) {
+        let mtime = jiff::Timestamp::from_nanosecond(node.mtime_ns as i128).map(|t| t.to_string()).unwrap_or_default();
+        if self.json {
+            print_json(&serde_json::json!({
+                "path": format!("/{}", path.display()), "type": kind(node), "mode": node.mode,
+                "size": node.size, "mtime": mtime,
+            }));
+        } else {
+            let link = if node.kind == NodeKind::Symlink {
+                format!(" -> {}", String::from_utf8_lossy(&node.target))
+            } else {
+                String::new()
+            };
+            println!("{:>7o} {:>12} {} /{}{link}", node.mode, node.size, mtime, path.display());
+        }
+    }
+
     pub fn run(self, repo: &Repository) -> Result<i32> {
         let (_, snap) = repo.resolve_snapshot(&self.snapshot)?;
-        let want = self.path.as_deref().map(|p| PathBuf::from(p.trim_matches('/')));
-        let mut found = want.is_none();
-        repo.walk(&snap.tree, Path::new(""), &mut |path, node| {
-            if let Some(w) = &want {
-                if !path.starts_with(w) {
-                    return Ok(());
-                }
-                found = true;
+        let (tree, prefix) = match self.path.as_deref().map(|p| PathBuf::from(p.trim_matches('/'))) {
+            Some(p) if !p.as_os_str().is_empty() => {
+                let node = repo
+                    .find_path(&snap.tree, &p)?
+                    .ok_or_else(|| cairn::Error::PathNotInSnapshot(p.display().to_string()))?;
+                self.print(&p, &node);
+                (node.subtree, p)
             }
-            let mtime = jiff::Timestamp::from_nanosecond(node.mtime_ns as i128).map(|t| t.to_string()).unwrap_or_default();
-            if self.json {
-                print_json(&serde_json::json!({
-                    "path": format!("/{}", path.display()), "type": kind(node), "mode": node.mode,
-                    "size": node.size, "mtime": mtime,
-                }));
-            } else {
-                let link = if node.kind == NodeKind::Symlink {
-                    format!(" -> {}", String::from_utf8_lossy(&node.target))
-                } else {
-                    String::new()
-                };
-                println!("{:>7o} {:>12} {} /{}{link}", node.mode, node.size, mtime, path.display());
-            }
+            _ => (snap.tree.clone(), PathBuf::new()),
+        };
+        repo.walk(&tree, &prefix, &mut |path, node| {
+            self.print(path, node);
             Ok(())
         })?;
-        if !found {
-            return Err(cairn::Error::PathNotInSnapshot(self.path.unwrap_or_default()).into());
-        }
         Ok(0)
     }
 }

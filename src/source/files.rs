@@ -9,7 +9,6 @@ use crate::id::Id;
 use crate::repo::Repository;
 use crate::store::BlobWriter;
 use crate::tree::{Node, NodeKind, TreeBuilder, FLAG_CHANGED_WHILE_READ};
-use std::collections::HashMap;
 use std::fs::{File, Metadata};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
@@ -53,7 +52,44 @@ pub struct FileArchiver<'a> {
 struct Frame {
     node: Node,
     builder: TreeBuilder,
-    parent: HashMap<Vec<u8>, Node>,
+    parent: ParentCursor,
+}
+
+/// The entries of a directory in the parent snapshot, read one tree blob at
+/// a time in name order alongside the walk (which visits names in the same
+/// byte order), so a directory of a million files never sits in memory.
+#[derive(Default)]
+struct ParentCursor {
+    blobs: std::collections::VecDeque<Id>,
+    nodes: std::collections::VecDeque<Node>,
+}
+
+impl ParentCursor {
+    fn new(parent: Option<&Node>) -> Self {
+        match parent {
+            Some(p) if p.kind == NodeKind::Dir => ParentCursor { blobs: p.subtree.iter().copied().collect(), nodes: Default::default() },
+            _ => Self::default(),
+        }
+    }
+
+    /// The parent's entry called `name`; names must be asked in increasing order.
+    fn find(&mut self, repo: &Repository, name: &[u8]) -> Result<Option<Node>> {
+        loop {
+            while let Some(front) = self.nodes.front() {
+                match front.name.as_slice().cmp(name) {
+                    std::cmp::Ordering::Less => {
+                        self.nodes.pop_front();
+                    }
+                    std::cmp::Ordering::Equal => return Ok(self.nodes.pop_front()),
+                    std::cmp::Ordering::Greater => return Ok(None),
+                }
+            }
+            match self.blobs.pop_front() {
+                Some(id) => self.nodes = repo.read_tree_blob(&id)?.nodes.into(),
+                None => return Ok(None),
+            }
+        }
+    }
 }
 
 /// How many times a file that changes while read is read again.
@@ -89,15 +125,6 @@ impl<'a> FileArchiver<'a> {
         move |bytes| writer.add(repo.index(), ObjectKind::Tree, &bytes)
     }
 
-    fn parent_entries(&self, parent: Option<&Node>) -> Result<HashMap<Vec<u8>, Node>> {
-        match parent {
-            Some(p) if p.kind == NodeKind::Dir => {
-                Ok(self.repo.load_tree(&p.subtree)?.into_iter().map(|n| (n.name.clone(), n)).collect())
-            }
-            _ => Ok(HashMap::new()),
-        }
-    }
-
     /// Archive `root` (file, symlink or directory) as a node called `name`.
     /// `parent` is the node at the same place in the parent snapshot.
     pub fn archive(&mut self, root: &Path, name: Vec<u8>, parent: Option<&Node>) -> Result<Option<Node>> {
@@ -116,15 +143,14 @@ impl<'a> FileArchiver<'a> {
             let path = entry.path();
             let meta = entry.metadata().map_err(|e| Error::SourceRead { path: path.to_path_buf(), source: e.into() })?;
             let name = if entry.depth() == 0 { name.clone() } else { entry.file_name().as_bytes().to_vec() };
-            let prev: Option<Node> = match stack.last() {
-                Some(f) => f.parent.get(&name).cloned(),
+            let prev: Option<Node> = match stack.last_mut() {
+                Some(f) => f.parent.find(self.repo, &name)?,
                 None => parent.cloned(),
             };
             let ft = meta.file_type();
             let node = if ft.is_dir() {
                 let node = base_node(name, NodeKind::Dir, &meta);
-                let parent = self.parent_entries(prev.as_ref())?;
-                stack.push(Frame { node, builder: TreeBuilder::new(), parent });
+                stack.push(Frame { node, builder: TreeBuilder::new(), parent: ParentCursor::new(prev.as_ref()) });
                 self.stats.dirs += 1;
                 continue;
             } else if ft.is_file() {
