@@ -45,6 +45,12 @@ pub fn restore(repo: &Repository, snap: &Snapshot, opts: &RestoreOptions) -> Res
     let includes = build_globs(&opts.include)?;
     check_target(&opts.target, opts.overwrite)?;
     let items = plan(repo, snap, includes.as_ref())?;
+    if items.is_empty() && !opts.include.is_empty() {
+        return Err(Error::InvalidArgument(format!(
+            "no path in the snapshot matches --include {}: run `cairn ls SNAPSHOT` to see its paths",
+            opts.include.join(" --include ")
+        )));
+    }
     fn tw(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
         move |e| Error::TargetWrite { path: path.to_path_buf(), source: e }
     }

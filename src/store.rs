@@ -47,8 +47,8 @@ pub struct BlobWriter {
 impl BlobWriter {
     pub fn new(repo: &Repository) -> Self {
         let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-        let (job_tx, job_rx) = bounded::<Job>(threads * 8);
-        let (blob_tx, blob_rx) = bounded::<SealedBlob>(threads * 8);
+        let (job_tx, job_rx) = bounded::<Job>(threads * 4);
+        let (blob_tx, blob_rx) = bounded::<SealedBlob>(threads * 4);
         let sealer = repo.config.sealer();
         let sealers = (0..threads)
             .map(|_| {

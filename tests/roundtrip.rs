@@ -99,6 +99,10 @@ fn deep_tree_and_several_sources_and_include() {
     assert!(!target.join("data/app.db").exists());
     assert_eq!(fs::read(target.join("single-file.bin")).unwrap(), vec![7u8; 5 << 20]);
 
+    let (_, err) = fails(cairn(&repo).args(["restore", "latest", "--include", "nothing/*", "--target"]).arg(tmp.path().join("none")));
+    assert!(err.contains("no path in the snapshot matches"), "{err}");
+    assert!(!tmp.path().join("none").exists());
+
     let listing = ok(cairn(&repo).args(["ls", "latest", "data/deep"]));
     assert!(listing.contains("bottom.txt"), "{listing}");
 }

@@ -49,9 +49,12 @@ pub fn finish_pack(mut body: Vec<u8>, entries: &[BlobEntry]) -> (Id, Vec<u8>) {
     (Id::hash(&body), body)
 }
 
-/// A new pack buffer holding only the header (magic and a fresh nonce).
-pub fn new_pack_buffer(capacity: usize) -> Vec<u8> {
-    let mut b = Vec::with_capacity(capacity);
+/// A pack buffer holding only the header (magic and a fresh nonce), reusing
+/// the allocation of `reuse`.
+pub fn new_pack_buffer(mut reuse: Vec<u8>, capacity: usize) -> Vec<u8> {
+    reuse.clear();
+    reuse.reserve(capacity);
+    let mut b = reuse;
     b.extend_from_slice(PACK_MAGIC);
     let mut nonce = [0u8; PACK_NONCE_LEN];
     crate::id::random_bytes(&mut nonce);
@@ -100,7 +103,7 @@ mod tests {
     #[test]
     fn trailer_round_trip_and_truncation() {
         let s = Sealer::new(3);
-        let mut body = new_pack_buffer(0);
+        let mut body = new_pack_buffer(vec![], 0);
         let mut entries = vec![];
         for data in [&b"one"[..], b"two two two"] {
             let sealed = s.seal(ObjectKind::Data, data);

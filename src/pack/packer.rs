@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::format::ObjectKind;
 use crate::id::Id;
 use crate::index::IndexPack;
-use crossbeam_channel::{bounded, Sender};
+use crossbeam_channel::{bounded, Receiver, Sender};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -40,15 +40,19 @@ pub struct Packer {
     entries: Vec<BlobEntry>,
     uploads: Option<Sender<(IndexPack, Vec<u8>)>>,
     uploaders: Vec<JoinHandle<Uploaded>>,
+    /// Buffers of stored packs, handed back for reuse: pack memory stays at
+    /// a few buffers instead of one fresh allocation per pack.
+    spare: Receiver<Vec<u8>>,
 }
 
 impl Packer {
     /// `failed` is raised as soon as an upload fails, so producers can stop early.
     pub fn new(backend: Arc<dyn Backend>, target: usize, failed: Arc<AtomicBool>) -> Self {
         let (tx, rx) = bounded::<(IndexPack, Vec<u8>)>(0);
+        let (spare_tx, spare) = bounded::<Vec<u8>>(UPLOADERS);
         let uploaders = (0..UPLOADERS)
             .map(|_| {
-                let (rx, backend, failed) = (rx.clone(), backend.clone(), failed.clone());
+                let (rx, backend, failed, spare_tx) = (rx.clone(), backend.clone(), failed.clone(), spare_tx.clone());
                 std::thread::spawn(move || {
                     let mut out = Uploaded::default();
                     for (pack, bytes) in rx {
@@ -66,17 +70,19 @@ impl Packer {
                                 out.error = Some(e);
                             }
                         }
+                        let _ = spare_tx.try_send(bytes);
                     }
                     out
                 })
             })
             .collect();
-        Packer { target, buf: Vec::new(), entries: vec![], uploads: Some(tx), uploaders }
+        Packer { target, buf: Vec::new(), entries: vec![], uploads: Some(tx), uploaders, spare }
     }
 
     pub fn add(&mut self, blob: SealedBlob) {
         if self.entries.is_empty() {
-            self.buf = new_pack_buffer(self.target + blob.sealed.len() + 4096);
+            let reuse = self.spare.try_recv().unwrap_or_default();
+            self.buf = new_pack_buffer(reuse, self.target + blob.sealed.len() + 4096);
         }
         self.entries.push(BlobEntry {
             id: blob.id,
