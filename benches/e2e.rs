@@ -103,9 +103,16 @@ fn main() {
     let runs: usize = env_or("BENCH_RUNS", 3);
     let base = PathBuf::from(env_or("BENCH_DIR", "target/bench".to_string()));
     let data = base.join(format!("data-{mib}"));
-    if !data.exists() {
-        eprintln!("generating {mib} MiB of sample data in {}", data.display());
+    if std::env::var_os("BENCH_GENERATE").is_some() {
         cairn::sample::generate(&data, mib, 1).unwrap();
+        return;
+    }
+    if !data.exists() {
+        // In a child process, so the generator's memory is not inherited by
+        // (and counted in the peak RSS of) the measured commands.
+        eprintln!("generating {mib} MiB of sample data in {}", data.display());
+        let exe = std::env::current_exe().unwrap();
+        assert!(Command::new(exe).env("BENCH_GENERATE", "1").status().unwrap().success());
     }
     let data = std::path::absolute(&data).unwrap();
     let logical = dir_size(&data);
@@ -115,7 +122,13 @@ fn main() {
     for run in 0..runs {
         for tool in &tools {
             let work = base.join(format!("work-{}", tool.name));
-            let _ = std::fs::remove_dir_all(&work);
+            if work.exists() {
+                // Let the file system finish freeing the last run's files, so
+                // no tool pays for the previous one's deletions.
+                std::fs::remove_dir_all(&work).unwrap();
+                unsafe { libc::sync() };
+                std::thread::sleep(std::time::Duration::from_secs(3));
+            }
             std::fs::create_dir_all(&work).unwrap();
             let repo = work.join("repo");
             measure(&mut quiet((tool.init)(&repo), &work));
@@ -141,7 +154,6 @@ fn main() {
             ] {
                 results.entry(k).or_default().entry(tool.name).or_default().push(v);
             }
-            let _ = std::fs::remove_dir_all(&target);
         }
     }
     println!("\ne2e benchmark: {:.0} MiB logical, {} files, medians of {runs} run(s)", logical as f64 / 1048576.0, walkdir::WalkDir::new(&data).into_iter().count());

@@ -1,0 +1,99 @@
+//! The command line: help texts, the documented JSON schemas, `cat`, `stats`
+//! and the repository given through CAIRN_REPOSITORY.
+
+mod common;
+use common::*;
+use serde_json::Value;
+use std::process::Command;
+
+fn json(out: &str) -> Value {
+    serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
+}
+
+#[test]
+fn help_explains_every_command() {
+    let out = ok(Command::new(env!("CARGO_BIN_EXE_cairn")).arg("--help"));
+    for cmd in ["init", "backup", "snapshots", "ls", "restore", "cat", "stats", "check", "demo"] {
+        assert!(out.contains(cmd), "--help does not mention {cmd}: {out}");
+        let sub = ok(Command::new(env!("CARGO_BIN_EXE_cairn")).args([cmd, "--help"]));
+        assert!(sub.lines().count() > 3, "{cmd} --help is too thin: {sub}");
+    }
+    let (code, err) = fails(Command::new(env!("CARGO_BIN_EXE_cairn")).arg("no-such-command"));
+    assert_eq!(code, 2, "{err}");
+}
+
+#[test]
+fn json_schemas_and_cat_and_stats() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (repo, src) = (tmp.path().join("repo"), tmp.path().join("data"));
+    cairn::sample::generate(&src, 4, 21).unwrap();
+    // The repository may come from the environment instead of --repo.
+    let env_cmd = |args: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_cairn"));
+        c.args(args).env("CAIRN_REPOSITORY", &repo);
+        c
+    };
+    ok(&mut env_cmd(&["init"]));
+    let b = json(&ok(cairn(&repo).args(["backup", "--json", "--tag", "t1", "--host", "h1", "--time", "2026-03-04T05:06:07Z"]).arg(&src)));
+    for key in [
+        "snapshot_id", "time", "hostname", "tags", "sources", "files_new", "files_changed", "files_unmodified", "dirs",
+        "symlinks", "bytes_logical", "bytes_read", "blobs_new", "bytes_new_raw", "bytes_new_stored", "packs_written",
+        "seconds", "warnings",
+    ] {
+        assert!(b.get(key).is_some(), "backup --json lacks {key}: {b}");
+    }
+    assert_eq!(b["time"], "2026-03-04T05:06:07Z");
+    assert_eq!(b["hostname"], "h1");
+    assert_eq!(b["tags"][0], "t1");
+    let logical = b["bytes_logical"].as_u64().unwrap();
+    backup(&repo, &[&src]);
+
+    let snaps = json(&ok(&mut env_cmd(&["snapshots", "--json"])));
+    let s0 = &snaps[0];
+    for key in ["id", "short_id", "time", "hostname", "username", "tags", "sources", "tree", "parent", "summary"] {
+        assert!(s0.get(key).is_some(), "snapshots --json lacks {key}: {s0}");
+    }
+    assert_eq!(s0["summary"]["bytes"].as_u64().unwrap(), logical);
+    assert_eq!(snaps[1]["parent"], Value::Null, "second backup has another host, so no parent");
+
+    let cfg = json(&ok(cairn(&repo).args(["cat", "config"])));
+    assert_eq!(cfg["version"], 1);
+    assert_eq!(cfg["chunker"]["avg"], 512 * 1024);
+    let snap = json(&ok(cairn(&repo).args(["cat", "snapshot", s0["short_id"].as_str().unwrap()])));
+    assert_eq!(snap["id"], s0["id"]);
+    let tree = json(&ok(cairn(&repo).args(["cat", "tree", snap["tree"][0].as_str().unwrap()])));
+    assert_eq!(tree["nodes"][0]["name"], "data");
+    assert_eq!(tree["nodes"][0]["type"], "dir");
+    let (_, err) = fails(cairn(&repo).args(["cat", "tree", "xyz"]));
+    assert!(err.contains("not a 64-digit hex tree id"), "{err}");
+
+    // One snapshot: logical = its file bytes; two identical snapshots dedup 2x.
+    let one = json(&ok(cairn(&repo).args(["stats", "--json", "latest"])));
+    assert_eq!(one["logical_bytes"].as_u64().unwrap(), logical);
+    assert!(one["compression_ratio"].as_f64().unwrap() > 1.5, "{one}");
+    let all = json(&ok(cairn(&repo).args(["stats", "--json"])));
+    assert_eq!(all["logical_bytes"].as_u64().unwrap(), 2 * logical);
+    let dedup = all["dedup_ratio"].as_f64().unwrap();
+    assert!((1.95..2.05).contains(&dedup), "dedup ratio {dedup}");
+    let on_disk: u64 = digest(&repo.join("data")).values().map(|(s, _)| s).sum();
+    assert_eq!(all["stored_bytes"].as_u64().unwrap(), on_disk);
+
+    let check = json(&ok(cairn(&repo).args(["check", "--json", "--read-data"])));
+    assert_eq!(check["errors"].as_array().unwrap().len(), 0);
+    assert!(check["blobs_read"].as_u64().unwrap() > 0);
+
+    let ls: Vec<Value> = ok(cairn(&repo).args(["ls", "--json", "latest", "data/app.db"])).lines().map(json).collect();
+    assert_eq!(ls.len(), 1);
+    assert_eq!(ls[0]["path"], "/data/app.db");
+    assert_eq!(ls[0]["mode"].as_u64().unwrap() & 0o777, 0o640);
+    let target = tmp.path().join("r");
+    let r = json(&ok(cairn(&repo).args(["restore", "--json", "latest", "--target"]).arg(&target)));
+    assert_eq!(r["stats"]["bytes"].as_u64().unwrap(), logical);
+}
+
+#[test]
+fn demo_runs_end_to_end() {
+    let out = ok(Command::new(env!("CARGO_BIN_EXE_cairn")).args(["demo", "--size-mib", "8"]));
+    assert!(out.contains("verified:") && out.contains("byte-exact"), "{out}");
+    assert!(out.contains("dedup"), "{out}");
+}
