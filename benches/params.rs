@@ -3,9 +3,10 @@
 //!
 //! `cargo bench --bench params` (env: BENCH_MIB=512, BENCH_RUNS=3).
 //! For each setting: first backup time, stored size, and what a second
-//! backup after a small edit (one script edited, 64 KiB appended to the
-//! database file, one file added; `--force` so every file is re-chunked)
-//! stores, plus the index entries per GiB.
+//! backup after a small edit stores (one script edited, 64 KiB appended to
+//! and 100 bytes inserted in the middle of the database file, eight 4 KiB
+//! regions of an embeddings segment overwritten, one file added; `--force`
+//! so every file is re-chunked), plus chunks per GiB (index memory).
 
 #[path = "common.rs"]
 mod common;
@@ -44,6 +45,21 @@ fn main() {
         std::fs::create_dir_all(base.join("b")).unwrap();
         assert!(std::process::Command::new("cp").arg("-a").arg(&data).arg(&edited).status().unwrap().success());
         cairn::sample::modify(&edited, 1).unwrap();
+        // In-place updates of a large binary file, as a vector store makes
+        // them, and an insertion in the middle of the database file.
+        let seg = edited.join("chroma/segments/seg-0.bin");
+        let mut bytes = std::fs::read(&seg).unwrap();
+        let mut rng = cairn::sample::Rng::new(5);
+        for _ in 0..8 {
+            let at = rng.below((bytes.len() - 4096) as u64) as usize;
+            rng.fill(&mut bytes[at..at + 4096]);
+        }
+        std::fs::write(&seg, bytes).unwrap();
+        let db = edited.join("app.db");
+        let mut bytes = std::fs::read(&db).unwrap();
+        let mid = bytes.len() / 2;
+        bytes.splice(mid..mid, [7u8; 100]);
+        std::fs::write(&db, bytes).unwrap();
     }
     let k = 1024u32;
     let settings: Vec<(&str, ChunkerParams, i32, u32)> = vec![
@@ -51,10 +67,10 @@ fn main() {
         ("cdc 128K/512K/2M zstd3 16M", ChunkerParams { min: 128 * k, avg: 512 * k, max: 2048 * k }, 3, 16 << 20),
         ("cdc 256K/1M/4M   zstd3 16M", ChunkerParams { min: 256 * k, avg: 1024 * k, max: 4096 * k }, 3, 16 << 20),
         ("cdc 512K/2M/8M   zstd3 16M", ChunkerParams { min: 512 * k, avg: 2048 * k, max: 8192 * k }, 3, 16 << 20),
-        ("cdc 256K/1M/4M   zstd1 16M", ChunkerParams::default(), 1, 16 << 20),
-        ("cdc 256K/1M/4M   zstd6 16M", ChunkerParams::default(), 6, 16 << 20),
-        ("cdc 256K/1M/4M   zstd3 4M", ChunkerParams::default(), 3, 4 << 20),
-        ("cdc 256K/1M/4M   zstd3 64M", ChunkerParams::default(), 3, 64 << 20),
+        ("cdc 128K/512K/2M zstd1 16M", ChunkerParams::default(), 1, 16 << 20),
+        ("cdc 128K/512K/2M zstd6 16M", ChunkerParams::default(), 6, 16 << 20),
+        ("cdc 128K/512K/2M zstd3 4M", ChunkerParams::default(), 3, 4 << 20),
+        ("cdc 128K/512K/2M zstd3 64M", ChunkerParams::default(), 3, 64 << 20),
     ];
     println!("{mib} MiB sample, medians of {runs} runs");
     println!("{:<28} {:>9} {:>11} {:>14} {:>12} {:>8}", "setting", "first s", "stored MiB", "edit stores KiB", "chunks/GiB", "packs");

@@ -60,6 +60,13 @@ impl MasterIndex {
         MasterIndex { sorted: true, ..Default::default() }
     }
 
+    /// Reserve room for `n` more entries. Reserved but unused pages are never
+    /// touched, so an over-estimate costs address space, not memory, and
+    /// loading never has to copy the array to grow it.
+    pub fn reserve(&mut self, n: usize) {
+        self.entries.reserve_exact(n);
+    }
+
     /// Add every blob of `file`; call `finalize` before lookups.
     pub fn add(&mut self, file: &IndexFile) {
         for p in &file.packs {

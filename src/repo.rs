@@ -97,7 +97,11 @@ impl Repository {
     /// memory stays close to the 48 bytes per entry of the final index.
     pub fn load_index(&mut self) -> Result<()> {
         let mut index = MasterIndex::new();
-        let keys = self.index_keys()?;
+        let listed = self.backend.list(PREFIX_INDEX)?;
+        // Each entry takes at least 32 stored bytes (its id does not
+        // compress), so this bounds the number of entries from above.
+        index.reserve(listed.iter().map(|o| o.size as usize).sum::<usize>() / 32);
+        let keys: Vec<String> = listed.into_iter().map(|o| o.key).collect();
         for group in keys.chunks(rayon::current_num_threads().max(1)) {
             let files: Vec<IndexFile> = group.par_iter().map(|k| self.read_index_file(k)).collect::<Result<_>>()?;
             for f in &files {
