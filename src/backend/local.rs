@@ -58,15 +58,14 @@ impl Backend for LocalBackend {
         let tmp = dir.join(format!("{TMP_PREFIX}{}", hex::encode(rnd)));
         let io = |e| BackendError::io(key, e);
         let result = (|| {
-            let mut f = File::create(&tmp)?;
             if crate::failpoint::armed("put-partial") && key.starts_with("data/") {
+                let mut f = File::create(&tmp)?;
                 f.write_all(&data[..data.len() / 2])?;
                 f.sync_all()?;
                 crate::failpoint::hit("put-partial");
+                fs::remove_file(&tmp)?;
             }
-            f.write_all(data)?;
-            f.sync_all()?;
-            drop(f);
+            super::direct::write_new_synced(&tmp, data)?;
             fs::rename(&tmp, &target)?;
             fsync_dir(&dir)
         })();

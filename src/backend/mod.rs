@@ -15,6 +15,7 @@
 //! There is no rename, append or in-place update above this interface, so an
 //! S3-compatible object store can implement it directly.
 
+mod direct;
 pub mod local;
 pub mod memory;
 
