@@ -5,10 +5,11 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-/// Run `cmd` to completion; returns (wall seconds, peak RSS in KiB).
+/// Run `cmd` to completion; returns (wall seconds, peak RSS in KiB, CPU
+/// seconds: user + system).
 /// Dirty pages left by earlier steps are flushed first (`sync`), so no tool
 /// pays for another's writeback.
-pub fn measure(cmd: &mut Command) -> (f64, u64) {
+pub fn measure(cmd: &mut Command) -> (f64, u64, f64) {
     // SAFETY: sync(2) takes no arguments.
     unsafe { libc::sync() };
     let start = Instant::now();
@@ -19,7 +20,8 @@ pub fn measure(cmd: &mut Command) -> (f64, u64) {
     let rc = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
     let secs = start.elapsed().as_secs_f64();
     assert!(rc > 0 && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "{cmd:?} failed (status {status})");
-    (secs, usage.ru_maxrss as u64)
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    (secs, usage.ru_maxrss as u64, tv(usage.ru_utime) + tv(usage.ru_stime))
 }
 
 pub fn dir_size(p: &Path) -> u64 {
@@ -49,4 +51,15 @@ pub fn have(program: &str) -> bool {
     ["--version", "version"]
         .iter()
         .any(|a| Command::new(program).arg(a).output().map(|o| o.status.success()).unwrap_or(false))
+}
+
+/// Read every file under `dir` so the measured commands find it in the page
+/// cache (the machine may have dropped it since the last run).
+pub fn warm(dir: &Path) {
+    use std::io::Read;
+    let mut buf = vec![0u8; 1 << 20];
+    for e in walkdir::WalkDir::new(dir).into_iter().filter_map(Result::ok).filter(|e| e.file_type().is_file()) {
+        let mut f = std::fs::File::open(e.path()).unwrap();
+        while f.read(&mut buf).unwrap() > 0 {}
+    }
 }

@@ -4,7 +4,8 @@
 //!
 //! `cargo bench --bench e2e` (env: BENCH_MIB=1024, BENCH_RUNS=3,
 //! BENCH_DIR=target/bench). Peers: `apt-get install restic borgbackup`.
-//! All tools read from a warm page cache; restic always encrypts, borg runs
+//! All tools read from a warm page cache (the data is read once before each
+//! tool's first backup); restic always encrypts, borg runs
 //! with `-e none` and its default lz4, cairn with its defaults.
 
 #[path = "common.rs"]
@@ -121,26 +122,25 @@ fn main() {
     let mut results: BTreeMap<&str, BTreeMap<&str, Vec<f64>>> = BTreeMap::new();
     for run in 0..runs {
         for tool in &tools {
-            let work = base.join(format!("work-{}", tool.name));
-            if work.exists() {
-                // Let the file system finish freeing the last run's files, so
-                // no tool pays for the previous one's deletions.
-                std::fs::remove_dir_all(&work).unwrap();
-                unsafe { libc::sync() };
-                std::thread::sleep(std::time::Duration::from_secs(3));
-            }
+            // A fresh directory per tool and run, deleted only at the end:
+            // ext4 makes file creation much slower for ~30 s after many
+            // deletions (it skips recently freed inodes), which would charge
+            // one tool for another's cleanup.
+            let work = base.join(format!("work-{}-{run}", tool.name));
+            let _ = std::fs::remove_dir_all(&work);
             std::fs::create_dir_all(&work).unwrap();
             let repo = work.join("repo");
             measure(&mut quiet((tool.init)(&repo), &work));
-            let (t1, m1) = measure(&mut quiet((tool.backup)(&repo, &data, "first"), &work));
-            let (t2, m2) = measure(&mut quiet((tool.backup)(&repo, &data, "second"), &work));
+            warm(&data);
+            let (t1, m1, c1) = measure(&mut quiet((tool.backup)(&repo, &data, "first"), &work));
+            let (t2, m2, c2) = measure(&mut quiet((tool.backup)(&repo, &data, "second"), &work));
             let target = work.join("restore");
-            let (t3, m3) = measure(&mut quiet((tool.restore)(&repo, &target, "second"), &work));
+            let (t3, m3, c3) = measure(&mut quiet((tool.restore)(&repo, &target, "second"), &work));
             let size = dir_size(&repo);
             let restored = dir_size(&target);
             assert!(restored >= logical, "{}: restored {restored} of {logical} bytes", tool.name);
             eprintln!(
-                "run {run} {:<7} first {t1:6.2}s {:5} MiB | second {t2:6.2}s {:5} MiB | restore {t3:6.2}s {:5} MiB | repo {:.1} MiB",
+                "run {run} {:<7} first {t1:6.2}s ({c1:5.2} CPU) {:5} MiB | second {t2:6.2}s {:5} MiB | restore {t3:6.2}s {:5} MiB | repo {:.1} MiB",
                 tool.name, m1 / 1024, m2 / 1024, m3 / 1024, size as f64 / 1048576.0
             );
             for (k, v) in [
@@ -151,9 +151,17 @@ fn main() {
                 ("5 second backup peak MiB", m2 as f64 / 1024.0),
                 ("6 restore peak MiB", m3 as f64 / 1024.0),
                 ("7 repository MiB", size as f64 / 1048576.0),
+                ("8 first backup CPU s", c1),
+                ("9 second backup CPU s", c2),
+                ("a restore CPU s", c3),
             ] {
                 results.entry(k).or_default().entry(tool.name).or_default().push(v);
             }
+        }
+    }
+    for run in 0..runs {
+        for tool in &tools {
+            let _ = std::fs::remove_dir_all(base.join(format!("work-{}-{run}", tool.name)));
         }
     }
     println!("\ne2e benchmark: {:.0} MiB logical, {} files, medians of {runs} run(s)", logical as f64 / 1048576.0, walkdir::WalkDir::new(&data).into_iter().count());

@@ -49,7 +49,7 @@ fn main() {
     std::fs::write(small.join("new.bin"), &buf[..1 << 20]).unwrap();
     init(&big);
     init(&empty);
-    let (t, _) = measure(cairn(&big).arg("backup").arg(&bulk));
+    let (t, _, _) = measure(cairn(&big).arg("backup").arg(&bulk));
     let stats = Command::new(env!("CARGO_BIN_EXE_cairn")).arg("--repo").arg(&big).args(["stats", "--json"]).output().unwrap();
     let v: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();
     let indexed = v["unique_blobs"].as_u64().unwrap();

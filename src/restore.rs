@@ -150,11 +150,10 @@ fn tmp_name(path: &Path) -> PathBuf {
 fn restore_file(repo: &Repository, path: &Path, node: &Node) -> std::result::Result<(), String> {
     let tmp = tmp_name(path);
     let res = write_verified(repo, &tmp, node).and_then(|()| {
-        set_meta(&tmp, node).map_err(|e| format!("{}: {e}", path.display()))?;
         if path.is_dir() {
-            return Err(format!("{}: a directory is in the way; remove it first", path.display()));
+            return Err("a directory is in the way; remove it first".into());
         }
-        fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
+        fs::rename(&tmp, path).map_err(|e| e.to_string())
     });
     if res.is_err() {
         let _ = fs::remove_file(&tmp);
@@ -162,6 +161,8 @@ fn restore_file(repo: &Repository, path: &Path, node: &Node) -> std::result::Res
     res.map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// Write the file's chunks, each verified against its id, then its
+/// permission bits and mtime, all through the open descriptor.
 fn write_verified(repo: &Repository, tmp: &Path, node: &Node) -> std::result::Result<(), String> {
     let mut offsets = Vec::with_capacity(node.content.len());
     let mut off = 0u64;
@@ -174,12 +175,25 @@ fn write_verified(repo: &Repository, tmp: &Path, node: &Node) -> std::result::Re
         return Err(format!("chunks add up to {off} bytes, the snapshot records {}", node.size));
     }
     let f = OpenOptions::new().write(true).create_new(true).mode(0o600).open(tmp).map_err(|e| e.to_string())?;
-    f.set_len(node.size).map_err(|e| e.to_string())?;
-    offsets.par_iter().try_for_each(|(off, id): &(u64, Id)| {
+    let write = |(off, id): &(u64, Id)| -> std::result::Result<(), String> {
         // read_blob verifies the BLAKE3 of the plaintext against the id.
         let data = repo.read_blob(id).map_err(|e| e.to_string())?;
         f.write_all_at(&data, *off).map_err(|e| e.to_string())
-    })
+    };
+    if offsets.len() > 1 {
+        // Chunks are written in parallel, out of order.
+        f.set_len(node.size).map_err(|e| e.to_string())?;
+        offsets.par_iter().try_for_each(write)?;
+    } else {
+        offsets.iter().try_for_each(write)?;
+    }
+    f.set_permissions(fs::Permissions::from_mode(node.mode & 0o7777)).map_err(|e| e.to_string())?;
+    let mtime = file_time(node);
+    filetime::set_file_handle_times(&f, Some(mtime), Some(mtime)).map_err(|e| e.to_string())
+}
+
+fn file_time(node: &Node) -> filetime::FileTime {
+    filetime::FileTime::from_unix_time(node.mtime_ns.div_euclid(1_000_000_000), node.mtime_ns.rem_euclid(1_000_000_000) as u32)
 }
 
 fn restore_symlink(path: &Path, node: &Node) -> std::result::Result<(), String> {
@@ -197,10 +211,7 @@ fn restore_symlink(path: &Path, node: &Node) -> std::result::Result<(), String> 
 
 /// Permission bits (not for symlinks) and mtime.
 fn set_meta(path: &Path, node: &Node) -> std::io::Result<()> {
-    let mtime = filetime::FileTime::from_unix_time(
-        node.mtime_ns.div_euclid(1_000_000_000),
-        node.mtime_ns.rem_euclid(1_000_000_000) as u32,
-    );
+    let mtime = file_time(node);
     if node.kind == NodeKind::Symlink {
         return filetime::set_symlink_file_times(path, mtime, mtime);
     }

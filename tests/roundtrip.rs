@@ -85,6 +85,11 @@ fn deep_tree_and_several_sources_and_include() {
     }
     fs::create_dir_all(&deep).unwrap();
     fs::write(deep.join("bottom.txt"), "bottom").unwrap();
+    // A name that is not UTF-8, and a symlink whose target is not either.
+    use std::os::unix::ffi::OsStrExt;
+    let raw = std::ffi::OsStr::from_bytes(b"caf\xe9-\xff.txt");
+    fs::write(src.join(raw), "latin-1 name").unwrap();
+    std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(b"\xfe\xfd"), src.join("odd-link")).unwrap();
     let other = tmp.path().join("single-file.bin");
     fs::write(&other, vec![7u8; 5 << 20]).unwrap();
     init_small(&repo);
