@@ -3,7 +3,8 @@
 //! unchanged data, restore — wall time, peak memory, repository size.
 //!
 //! `cargo bench --bench e2e` (env: BENCH_MIB=1024, BENCH_RUNS=3,
-//! BENCH_DIR=target/bench). Peers: `apt-get install restic borgbackup`.
+//! BENCH_DIR=target/bench; BENCH_CLEAN_EACH=1 deletes each run's files
+//! right away, for a tmpfs BENCH_DIR). Peers: `apt-get install restic borgbackup`.
 //! All tools read from a warm page cache (the data is read once before each
 //! tool's first backup); restic always encrypts, borg runs
 //! with `-e none` and its default lz4, cairn with its defaults.
@@ -143,6 +144,10 @@ fn main() {
                 "run {run} {:<7} first {t1:6.2}s ({c1:5.2} CPU) {:5} MiB | second {t2:6.2}s {:5} MiB | restore {t3:6.2}s {:5} MiB | repo {:.1} MiB",
                 tool.name, m1 / 1024, m2 / 1024, m3 / 1024, size as f64 / 1048576.0
             );
+            if std::env::var_os("BENCH_CLEAN_EACH").is_some() {
+                // For tmpfs, which has no such penalty and little room.
+                std::fs::remove_dir_all(&work).unwrap();
+            }
             for (k, v) in [
                 ("1 first backup s", t1),
                 ("2 second backup s", t2),
