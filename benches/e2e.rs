@@ -169,7 +169,11 @@ fn main() {
             let _ = std::fs::remove_dir_all(base.join(format!("work-{}-{run}", tool.name)));
         }
     }
-    println!("\ne2e benchmark: {:.0} MiB logical, {} files, medians of {runs} run(s)", logical as f64 / 1048576.0, walkdir::WalkDir::new(&data).into_iter().count());
+    println!(
+        "\ne2e benchmark: {:.0} MiB logical, {} files, medians of {runs} run(s)",
+        logical as f64 / 1048576.0,
+        walkdir::WalkDir::new(&data).into_iter().count()
+    );
     print!("{:<26}", "metric");
     for t in &tools {
         print!("{:>12}", t.name);

@@ -50,7 +50,8 @@ fn main() {
     init(&big);
     init(&empty);
     let (t, _, _) = measure(cairn(&big).arg("backup").arg(&bulk));
-    let stats = Command::new(env!("CARGO_BIN_EXE_cairn")).arg("--repo").arg(&big).args(["stats", "--json"]).output().unwrap();
+    let stats =
+        Command::new(env!("CARGO_BIN_EXE_cairn")).arg("--repo").arg(&big).args(["stats", "--json"]).output().unwrap();
     let v: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();
     let indexed = v["unique_blobs"].as_u64().unwrap();
     eprintln!("repository of {indexed} chunks built in {t:.1}s");
@@ -65,6 +66,9 @@ fn main() {
     println!("indexed chunks:                    {indexed}");
     println!("peak RSS, backup into that repo:   {:.1} MiB", w / 1024.0);
     println!("peak RSS, backup into empty repo:  {:.1} MiB", wo / 1024.0);
-    println!("index memory per chunk:            {per_chunk:.1} bytes (in-memory record: {} bytes)", cairn::index::MasterIndex::BYTES_PER_ENTRY);
+    println!(
+        "index memory per chunk:            {per_chunk:.1} bytes (in-memory record: {} bytes)",
+        cairn::index::MasterIndex::BYTES_PER_ENTRY
+    );
     println!("per TiB at the default 512 KiB average chunk: {:.0} MiB", per_chunk * (1u64 << 21) as f64 / 1048576.0);
 }

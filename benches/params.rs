@@ -73,7 +73,10 @@ fn main() {
         ("cdc 128K/512K/2M zstd3 64M", ChunkerParams::default(), 3, 64 << 20),
     ];
     println!("{mib} MiB sample, medians of {runs} runs");
-    println!("{:<28} {:>9} {:>11} {:>14} {:>12} {:>8}", "setting", "first s", "stored MiB", "edit stores KiB", "chunks/GiB", "packs");
+    println!(
+        "{:<28} {:>9} {:>11} {:>14} {:>12} {:>8}",
+        "setting", "first s", "stored MiB", "edit stores KiB", "chunks/GiB", "packs"
+    );
     for (name, chunker, level, pack) in settings {
         let mut t = vec![];
         let mut last = (0.0, 0, 0, 0, 0);

@@ -12,6 +12,7 @@
 
 use crate::error::{Error, Result};
 use crate::id::{random_bytes, Id};
+use crate::index::IndexPack;
 use crate::repo::Repository;
 use crate::snapshot::{Snapshot, Source, SourceKind, Summary};
 use crate::source::files::{FileArchiver, FileStats};
@@ -53,56 +54,70 @@ struct SourcePath {
 /// Take a snapshot of `opts.paths` into `repo`.
 pub fn backup(repo: &Repository, opts: &BackupOptions) -> Result<BackupResult> {
     let start = Instant::now();
+    // Source: resolve the paths and find the snapshot they were last taken in.
     let sources = resolve_sources(&opts.paths)?;
     let host = opts.host.clone().unwrap_or_else(hostname);
     let source_list: Vec<Source> =
         sources.iter().map(|s| Source { kind: SourceKind::Files, path: s.abs.display().to_string() }).collect();
     let parent = find_parent(repo, &host, &source_list)?;
 
+    // Chunker → hasher → sealer → packer → backend.
     let mut writer = BlobWriter::new(repo);
     let archived = archive_sources(repo, &mut writer, &sources, parent.as_ref().map(|p| &p.1), opts.force);
     let (tree, files, warnings) = match archived {
         Ok(v) => v,
         Err(e) => return Err(writer.abort().unwrap_or(e)),
     };
-    let (packs, written_stats) = writer.finish()?;
-    let pack_list = packs.clone();
+    let (packs, written) = writer.finish()?;
 
-    // Commit: index (naming durable packs), then the snapshot.
-    crate::failpoint::hit("before-index");
-    let index_keys = match repo.save_index(packs) {
-        Ok(keys) => keys,
-        Err(e) => {
-            crate::store::remove_packs(&**repo.backend(), &pack_list);
-            return Err(e);
-        }
-    };
-    crate::failpoint::hit("before-snapshot");
+    // Commit: index naming the durable packs, then the snapshot.
     let mut nonce = [0u8; 16];
     random_bytes(&mut nonce);
     let snapshot = Snapshot {
         version: 1,
         time_ns: opts.time.unwrap_or_else(jiff::Timestamp::now).as_nanosecond() as i64,
         hostname: host,
-        username: std::env::var("USER").unwrap_or_else(|_| unsafe { libc::getuid() }.to_string()),
+        username: username(),
         tags: opts.tags.clone(),
         sources: source_list,
         tree,
         parent: parent.map(|p| p.0),
-        summary: Summary { files: files.files_new + files.files_changed + files.files_unmodified, dirs: files.dirs, symlinks: files.symlinks, bytes: files.bytes_logical },
+        summary: Summary {
+            files: files.files_new + files.files_changed + files.files_unmodified,
+            dirs: files.dirs,
+            symlinks: files.symlinks,
+            bytes: files.bytes_logical,
+        },
         nonce,
     };
-    let id = match repo.save_snapshot(&snapshot) {
-        Ok(id) => id,
+    let id = commit(repo, packs, &snapshot)?;
+    Ok(BackupResult { id, snapshot, files, written, warnings, seconds: start.elapsed().as_secs_f64() })
+}
+
+/// Write the index for `packs` (already durable), then the snapshot. On
+/// failure, delete what this backup wrote, leaving the repository as it was.
+fn commit(repo: &Repository, packs: Vec<IndexPack>, snapshot: &Snapshot) -> Result<Id> {
+    let undo_packs = |packs: &[IndexPack]| crate::store::remove_packs(&**repo.backend(), packs);
+    crate::failpoint::hit("before-index");
+    let index_keys = match repo.save_index(packs.clone()) {
+        Ok(keys) => keys,
         Err(e) => {
-            for k in &index_keys {
-                let _ = repo.backend().delete(k);
-            }
-            crate::store::remove_packs(&**repo.backend(), &pack_list);
+            undo_packs(&packs);
             return Err(e);
         }
     };
-    Ok(BackupResult { id, snapshot, files, written: written_stats, warnings, seconds: start.elapsed().as_secs_f64() })
+    crate::failpoint::hit("before-snapshot");
+    repo.save_snapshot(snapshot).inspect_err(|_| {
+        for k in &index_keys {
+            let _ = repo.backend().delete(k);
+        }
+        undo_packs(&packs);
+    })
+}
+
+fn username() -> String {
+    // SAFETY: getuid has no arguments and cannot fail.
+    std::env::var("USER").unwrap_or_else(|_| unsafe { libc::getuid() }.to_string())
 }
 
 /// Source stage: make paths absolute, check they exist, name them by base name.

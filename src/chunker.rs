@@ -88,9 +88,7 @@ impl ChunkerParams {
 
     /// Cut points of an in-memory buffer (used for tree streams and tests).
     pub fn cut(&self, data: &[u8]) -> Vec<(usize, usize)> {
-        fastcdc::v2020::FastCDC::new(data, self.min, self.avg, self.max)
-            .map(|c| (c.offset, c.length))
-            .collect()
+        fastcdc::v2020::FastCDC::new(data, self.min, self.avg, self.max).map(|c| (c.offset, c.length)).collect()
     }
 }
 

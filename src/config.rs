@@ -40,9 +40,7 @@ impl Config {
             )));
         }
         if !(64 << 10..=1 << 30).contains(&pack_size) {
-            return Err(Error::InvalidArgument(format!(
-                "pack size {pack_size} is out of range: use 64 KiB to 1 GiB"
-            )));
+            return Err(Error::InvalidArgument(format!("pack size {pack_size} is out of range: use 64 KiB to 1 GiB")));
         }
         Ok(Config {
             version: REPO_VERSION,

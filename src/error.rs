@@ -36,7 +36,9 @@ pub enum Error {
     NotARepository { path: String },
     #[error("{path} already holds files: `cairn init` needs an empty or missing directory")]
     AlreadyExists { path: String },
-    #[error("repository format version {found} is newer than this cairn supports ({supported}): upgrade cairn to read it")]
+    #[error(
+        "repository format version {found} is newer than this cairn supports ({supported}): upgrade cairn to read it"
+    )]
     NewerFormat { found: u32, supported: u32 },
     #[error("no snapshot matches {0:?}: run `cairn snapshots` to list them")]
     SnapshotNotFound(String),

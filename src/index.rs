@@ -149,7 +149,8 @@ mod tests {
     fn lookup_and_dedup() {
         assert_eq!(MasterIndex::BYTES_PER_ENTRY, 48);
         let p1 = Id::hash(b"p1");
-        let mk = |d: &[u8], kind: u8, off: u32| BlobEntry { id: Id::hash(d), kind, offset: off, length: 10, raw_length: 20 };
+        let mk =
+            |d: &[u8], kind: u8, off: u32| BlobEntry { id: Id::hash(d), kind, offset: off, length: 10, raw_length: 20 };
         let file = IndexFile {
             packs: vec![
                 IndexPack { id: p1, blobs: vec![mk(b"a", 1, 24), mk(b"t", 2, 34)] },

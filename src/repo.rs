@@ -176,9 +176,7 @@ impl Repository {
     /// Read one blob located through `index` (used by `check`, which builds
     /// its own index and tolerates unreadable index files).
     pub fn read_blob_with(&self, index: &MasterIndex, id: &Id) -> Result<Vec<u8>> {
-        let loc = index
-            .lookup(id)
-            .ok_or_else(|| Error::BlobNotIndexed { kind: "data or tree", id: id.to_hex() })?;
+        let loc = index.lookup(id).ok_or_else(|| Error::BlobNotIndexed { kind: "data or tree", id: id.to_hex() })?;
         let key = pack_key(&loc.pack);
         let sealed = self.backend.get_range(&key, loc.offset as u64, loc.length as u64)?;
         let entry = BlobEntry {

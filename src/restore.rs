@@ -128,7 +128,8 @@ fn plan(repo: &Repository, snap: &Snapshot, includes: Option<&GlobSet>) -> Resul
         Ok(())
     })?;
     let Some(globs) = includes else { return Ok(all) };
-    let selected: Vec<bool> = all.iter().map(|it| it.rel.ancestors().any(|a| !a.as_os_str().is_empty() && globs.is_match(a))).collect();
+    let selected: Vec<bool> =
+        all.iter().map(|it| it.rel.ancestors().any(|a| !a.as_os_str().is_empty() && globs.is_match(a))).collect();
     // Keep selected entries and the directories above them.
     let mut needed: std::collections::HashSet<PathBuf> = std::collections::HashSet::new();
     for (it, sel) in all.iter().zip(&selected) {
@@ -193,7 +194,10 @@ fn write_verified(repo: &Repository, tmp: &Path, node: &Node) -> std::result::Re
 }
 
 fn file_time(node: &Node) -> filetime::FileTime {
-    filetime::FileTime::from_unix_time(node.mtime_ns.div_euclid(1_000_000_000), node.mtime_ns.rem_euclid(1_000_000_000) as u32)
+    filetime::FileTime::from_unix_time(
+        node.mtime_ns.div_euclid(1_000_000_000),
+        node.mtime_ns.rem_euclid(1_000_000_000) as u32,
+    )
 }
 
 fn restore_symlink(path: &Path, node: &Node) -> std::result::Result<(), String> {

@@ -32,9 +32,45 @@ impl Rng {
 }
 
 const WORDS: &[&str] = &[
-    "the", "scene", "opens", "on", "a", "quiet", "harbour", "at", "dawn", "MARA", "walks", "towards", "lighthouse",
-    "JONAS", "(V.O.)", "we", "never", "should", "have", "come", "back", "here", "INT.", "EXT.", "KITCHEN", "NIGHT",
-    "she", "looks", "at", "him", "and", "laughs", "CUT", "TO:", "episode", "storm", "letters", "drawer", "silence",
+    "the",
+    "scene",
+    "opens",
+    "on",
+    "a",
+    "quiet",
+    "harbour",
+    "at",
+    "dawn",
+    "MARA",
+    "walks",
+    "towards",
+    "lighthouse",
+    "JONAS",
+    "(V.O.)",
+    "we",
+    "never",
+    "should",
+    "have",
+    "come",
+    "back",
+    "here",
+    "INT.",
+    "EXT.",
+    "KITCHEN",
+    "NIGHT",
+    "she",
+    "looks",
+    "at",
+    "him",
+    "and",
+    "laughs",
+    "CUT",
+    "TO:",
+    "episode",
+    "storm",
+    "letters",
+    "drawer",
+    "silence",
 ];
 
 /// Text that compresses like a real script (about 3-4x with zstd).
@@ -112,7 +148,12 @@ pub fn modify(root: &Path, seed: u64) -> std::io::Result<()> {
 /// targets. Returns the number of regular files compared.
 pub fn compare_trees(a: &Path, b: &Path) -> Result<u64, String> {
     let list = |root: &Path| -> Result<Vec<walkdir::DirEntry>, String> {
-        walkdir::WalkDir::new(root).sort_by_file_name().min_depth(1).into_iter().collect::<Result<_, _>>().map_err(|e| e.to_string())
+        walkdir::WalkDir::new(root)
+            .sort_by_file_name()
+            .min_depth(1)
+            .into_iter()
+            .collect::<Result<_, _>>()
+            .map_err(|e| e.to_string())
     };
     let (la, lb) = (list(a)?, list(b)?);
     let names = |l: &[walkdir::DirEntry], r: &Path| -> Vec<std::path::PathBuf> {

@@ -54,11 +54,7 @@ impl Sealer {
     /// stored uncompressed, so incompressible data costs no decompression time.
     pub fn seal(&self, kind: ObjectKind, raw: &[u8]) -> Vec<u8> {
         assert!(raw.len() <= MAX_SEALED_RAW, "object larger than 4 GiB");
-        let compressed = if self.level != 0 {
-            compress(self.level, raw).filter(|c| c.len() < raw.len())
-        } else {
-            None
-        };
+        let compressed = if self.level != 0 { compress(self.level, raw).filter(|c| c.len() < raw.len()) } else { None };
         let (codec, payload): (u8, &[u8]) = match &compressed {
             Some(c) => (CODEC_ZSTD, c),
             None => (CODEC_NONE, raw),

@@ -92,7 +92,11 @@ impl BlobWriter {
         }
         self.stats.blobs_new += 1;
         self.stats.bytes_new_raw += data.len() as u64;
-        self.jobs.as_ref().expect("writer open").send(Job { id, kind, data: data.to_vec() }).expect("sealer threads alive");
+        self.jobs
+            .as_ref()
+            .expect("writer open")
+            .send(Job { id, kind, data: data.to_vec() })
+            .expect("sealer threads alive");
         Ok(id)
     }
 

@@ -31,9 +31,35 @@ impl CheckReport {
     }
 }
 
+/// Why a pack or blob is bad, by id.
+type Damage = BTreeMap<Id, String>;
+
+/// Run every phase; damage is reported, never repaired.
 pub fn check(repo: &Repository, read_data: bool) -> Result<CheckReport> {
     let mut rep = CheckReport::default();
-    // Phase 1: every index file readable; build the index from the good ones.
+    let index = read_indexes(repo, &mut rep)?;
+    let mut bad_packs = check_packs(repo, &index, &mut rep)?;
+    let mut bad_blobs = Damage::new();
+    if read_data {
+        read_all_data(repo, &index, &mut bad_packs, &mut bad_blobs, &mut rep);
+    }
+    // Every blob in a bad pack is bad.
+    for (pack, blobs) in group_by_pack(&index) {
+        if let Some(why) = bad_packs.get(&pack) {
+            for b in blobs {
+                bad_blobs.entry(b.0).or_insert_with(|| format!("in pack {} which is {why}", pack_key(&pack)));
+            }
+        }
+    }
+    check_snapshots(repo, &index, &bad_blobs, &mut rep)?;
+    for (pack, why) in &bad_packs {
+        rep.errors.push(format!("pack {}: {why}", pack_key(pack)));
+    }
+    Ok(rep)
+}
+
+/// Phase 1: every index file is readable; the index is built from the good ones.
+fn read_indexes(repo: &Repository, rep: &mut CheckReport) -> Result<MasterIndex> {
     let mut index = MasterIndex::new();
     let keys = repo.index_keys()?;
     rep.index_files = keys.len();
@@ -44,8 +70,11 @@ pub fn check(repo: &Repository, read_data: bool) -> Result<CheckReport> {
         }
     }
     index.finalize();
+    Ok(index)
+}
 
-    // Phase 2: packs named by the index exist and are long enough.
+/// Phase 2: every pack the index names exists and is long enough.
+fn check_packs(repo: &Repository, index: &MasterIndex, rep: &mut CheckReport) -> Result<Damage> {
     let listed: HashMap<Id, u64> = repo
         .backend()
         .list(PREFIX_DATA)?
@@ -58,55 +87,75 @@ pub fn check(repo: &Repository, read_data: bool) -> Result<CheckReport> {
         let e = pack_end.entry(loc.pack).or_default();
         *e = (*e).max(loc.offset as u64 + loc.length as u64);
     }
-    let mut bad_packs: BTreeMap<Id, String> = BTreeMap::new();
+    let mut bad = Damage::new();
     for (pack, end) in &pack_end {
         match listed.get(pack) {
             None => {
-                bad_packs.insert(*pack, "missing".into());
+                bad.insert(*pack, "missing".into());
             }
             Some(size) if *size < end + PACK_FOOTER_LEN as u64 => {
-                bad_packs.insert(*pack, format!("truncated ({size} bytes, index needs more than {end})"));
+                bad.insert(*pack, format!("truncated ({size} bytes, index needs more than {end})"));
             }
             _ => {}
         }
     }
     let orphans = listed.keys().filter(|p| !pack_end.contains_key(p)).count();
     if orphans > 0 {
-        rep.notes.push(format!("{orphans} pack(s) are not indexed (left by an interrupted backup); prune removes them"));
+        rep.notes
+            .push(format!("{orphans} pack(s) are not indexed (left by an interrupted backup); prune removes them"));
     }
+    Ok(bad)
+}
 
-    // Phase 3: with --read-data, re-read every pack and every blob.
-    let mut bad_blobs: BTreeMap<Id, String> = BTreeMap::new();
-    if read_data {
-        let by_pack = group_by_pack(&index);
-        let results: Vec<(Id, Vec<(Id, String)>, Option<String>, usize)> = by_pack
-            .par_iter()
-            .filter(|(p, _)| !bad_packs.contains_key(*p))
-            .map(|(pack, blobs)| read_pack(repo, pack, blobs))
-            .collect();
-        for (pack, blob_errs, pack_err, n) in results {
-            rep.blobs_read += n;
-            if let Some(e) = pack_err {
-                bad_packs.insert(pack, e);
-            }
-            for (b, e) in blob_errs {
-                bad_blobs.insert(b, format!("in pack {}: {e}", pack_key(&pack)));
-            }
+/// Phase 3 (`--read-data`): re-read every pack and re-hash every blob, in parallel.
+fn read_all_data(
+    repo: &Repository,
+    index: &MasterIndex,
+    bad_packs: &mut Damage,
+    bad_blobs: &mut Damage,
+    rep: &mut CheckReport,
+) {
+    let by_pack = group_by_pack(index);
+    let results: Vec<PackResult> = by_pack
+        .par_iter()
+        .filter(|(p, _)| !bad_packs.contains_key(*p))
+        .map(|(pack, blobs)| read_pack(repo, pack, blobs))
+        .collect();
+    for r in results {
+        rep.blobs_read += r.blobs_read;
+        if let Some(e) = r.pack_error {
+            bad_packs.insert(r.pack, e);
+        }
+        for (b, e) in r.blob_errors {
+            bad_blobs.insert(b, format!("in pack {}: {e}", pack_key(&r.pack)));
         }
     }
-    for (pack, blobs) in group_by_pack(&index) {
-        if let Some(why) = bad_packs.get(&pack) {
-            for b in blobs {
-                bad_blobs.entry(b.0).or_insert_with(|| format!("in pack {} which is {why}", pack_key(&pack)));
-            }
-        }
-    }
+}
 
-    // Phase 4: every snapshot's trees and chunks are indexed and intact.
+/// Phase 4: every snapshot's trees and chunks are indexed and intact; each
+/// problem is reported once with every snapshot it affects.
+fn check_snapshots(repo: &Repository, index: &MasterIndex, bad_blobs: &Damage, rep: &mut CheckReport) -> Result<()> {
     let snaps = repo.snapshot_ids()?;
     rep.snapshots = snaps.len();
-    let mut affected: BTreeMap<Id, Vec<String>> = BTreeMap::new();
-    let blob_problem = |id: &Id, what: &str| -> Option<String> {
+    let mut by_problem: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for sid in &snaps {
+        match repo.load_snapshot(sid) {
+            Ok(snap) => {
+                for p in snapshot_problems(repo, index, bad_blobs, &snap.tree) {
+                    by_problem.entry(p).or_default().push(sid.short());
+                }
+            }
+            Err(e) => rep.errors.push(format!("snapshot {sid}: unreadable: {e}")),
+        }
+    }
+    for (p, sids) in by_problem {
+        rep.errors.push(format!("{p} (affects snapshot {})", sids.join(", ")));
+    }
+    Ok(())
+}
+
+fn snapshot_problems(repo: &Repository, index: &MasterIndex, bad_blobs: &Damage, root: &[Id]) -> Vec<String> {
+    let problem = |id: &Id, what: &str| -> Option<String> {
         if let Some(why) = bad_blobs.get(id) {
             Some(format!("{what} blob {id} damaged {why}"))
         } else if !index.contains(id) {
@@ -115,66 +164,39 @@ pub fn check(repo: &Repository, read_data: bool) -> Result<CheckReport> {
             None
         }
     };
-    for sid in &snaps {
-        let snap = match repo.load_snapshot(sid) {
-            Ok(s) => s,
+    let mut problems = Vec::new();
+    let mut seen = HashSet::new();
+    let mut stack: Vec<Id> = root.to_vec();
+    while let Some(t) = stack.pop() {
+        if !seen.insert(t) {
+            continue;
+        }
+        if let Some(p) = problem(&t, "tree") {
+            problems.push(p);
+            continue;
+        }
+        let tree = match repo.read_tree_blob_with(index, &t) {
+            Ok(tr) => tr,
             Err(e) => {
-                rep.errors.push(format!("snapshot {sid}: unreadable: {e}"));
+                problems.push(format!("tree blob {t}: {e}"));
                 continue;
             }
         };
-        let mut problems: Vec<String> = Vec::new();
-        let mut seen = HashSet::new();
-        let mut stack: Vec<Id> = snap.tree.clone();
-        while let Some(t) = stack.pop() {
-            if !seen.insert(t) {
-                continue;
-            }
-            if let Some(p) = blob_problem(&t, "tree") {
-                problems.push(p);
-                continue;
-            }
-            let tree = match repo.read_tree_blob_with(&index, &t) {
-                Ok(tr) => tr,
-                Err(e) => {
-                    problems.push(format!("tree blob {t}: {e}"));
-                    continue;
-                }
-            };
-            for n in tree.nodes {
-                match n.kind {
-                    NodeKind::Dir => stack.extend(n.subtree),
-                    NodeKind::File => {
-                        for c in n.content {
-                            if seen.insert(c) {
-                                if let Some(p) = blob_problem(&c, "data") {
-                                    problems.push(p);
-                                }
-                            }
+        for n in tree.nodes {
+            match n.kind {
+                NodeKind::Dir => stack.extend(n.subtree),
+                NodeKind::File => {
+                    for c in n.content {
+                        if seen.insert(c) {
+                            problems.extend(problem(&c, "data"));
                         }
                     }
-                    NodeKind::Symlink => {}
                 }
+                NodeKind::Symlink => {}
             }
         }
-        for p in problems {
-            affected.entry(*sid).or_default().push(p);
-        }
     }
-    // Report each problem once, with every snapshot it affects.
-    let mut by_problem: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (sid, probs) in affected {
-        for p in probs {
-            by_problem.entry(p).or_default().push(sid.short());
-        }
-    }
-    for (p, sids) in by_problem {
-        rep.errors.push(format!("{p} (affects snapshot {})", sids.join(", ")));
-    }
-    for (pack, why) in &bad_packs {
-        rep.errors.push(format!("pack {}: {why}", pack_key(pack)));
-    }
-    Ok(rep)
+    problems
 }
 
 type PackBlobs = Vec<(Id, u32, u32, u8)>;
@@ -187,13 +209,27 @@ fn group_by_pack(index: &MasterIndex) -> BTreeMap<Id, PackBlobs> {
     m
 }
 
+struct PackResult {
+    pack: Id,
+    blob_errors: Vec<(Id, String)>,
+    pack_error: Option<String>,
+    blobs_read: usize,
+}
+
 /// Read a whole pack: its trailer must parse and every indexed blob must
 /// unseal and hash to its id.
-fn read_pack(repo: &Repository, pack: &Id, blobs: &PackBlobs) -> (Id, Vec<(Id, String)>, Option<String>, usize) {
+fn read_pack(repo: &Repository, pack: &Id, blobs: &PackBlobs) -> PackResult {
     let key = pack_key(pack);
     let bytes = match repo.backend().get(&key) {
         Ok(b) => b,
-        Err(e) => return (*pack, vec![], Some(format!("unreadable: {e}")), 0),
+        Err(e) => {
+            return PackResult {
+                pack: *pack,
+                blob_errors: vec![],
+                pack_error: Some(format!("unreadable: {e}")),
+                blobs_read: 0,
+            }
+        }
     };
     let mut pack_err = None;
     if Id::hash(&bytes) != *pack {
@@ -206,10 +242,14 @@ fn read_pack(repo: &Repository, pack: &Id, blobs: &PackBlobs) -> (Id, Vec<(Id, S
     for (id, off, len, kind) in blobs {
         let (s, e) = (*off as usize, *off as usize + *len as usize);
         let entry = crate::pack::BlobEntry { id: *id, kind: *kind, offset: *off, length: *len, raw_length: 0 };
-        let r = if e > bytes.len() { Err("beyond the end of the pack".to_string()) } else { open_blob(&entry, &bytes[s..e]).map(|_| ()).map_err(|e| e.to_string()) };
+        let r = if e > bytes.len() {
+            Err("beyond the end of the pack".to_string())
+        } else {
+            open_blob(&entry, &bytes[s..e]).map(|_| ()).map_err(|e| e.to_string())
+        };
         if let Err(e) = r {
             errs.push((*id, e));
         }
     }
-    (*pack, errs, pack_err, blobs.len())
+    PackResult { pack: *pack, blob_errors: errs, pack_error: pack_err, blobs_read: blobs.len() }
 }

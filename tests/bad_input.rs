@@ -70,8 +70,15 @@ fn unknown_and_ambiguous_snapshot_ids() {
     one_line(&err);
     assert!(err.contains("no snapshot matches"), "{err}");
     // With 41 snapshots, some one-digit prefix is shared by two of them.
-    let ids: Vec<String> = digest(&repo).keys().filter_map(|p| p.strip_prefix("snapshots").ok()).map(|p| p.display().to_string()).collect();
-    let prefix = (0..16).map(|d| format!("{d:x}")).find(|p| ids.iter().filter(|i| i.starts_with(p.as_str())).count() > 1).unwrap();
+    let ids: Vec<String> = digest(&repo)
+        .keys()
+        .filter_map(|p| p.strip_prefix("snapshots").ok())
+        .map(|p| p.display().to_string())
+        .collect();
+    let prefix = (0..16)
+        .map(|d| format!("{d:x}"))
+        .find(|p| ids.iter().filter(|i| i.starts_with(p.as_str())).count() > 1)
+        .unwrap();
     let (_, err) = fails(cairn(&repo).args(["ls", &prefix]));
     one_line(&err);
     assert!(err.contains("ambiguous"), "{err}");
@@ -86,7 +93,10 @@ fn unreadable_source_file() {
     // /proc/self/mem fails to read at offset 0 with EIO, even for root.
     let (_, err) = fails(cairn(&repo).arg("backup").arg(&src).arg("/proc/self/mem"));
     one_line(&err);
-    assert!(err.contains("cannot read source") && err.contains("/proc/self/mem") && err.contains("no snapshot was written"), "{err}");
+    assert!(
+        err.contains("cannot read source") && err.contains("/proc/self/mem") && err.contains("no snapshot was written"),
+        "{err}"
+    );
     assert_eq!(digest(&repo), before, "a failed backup must leave no pack behind");
     let (_, err) = fails(cairn(&repo).arg("backup").arg(src.join("does-not-exist")));
     one_line(&err);
@@ -131,7 +141,8 @@ fn full_disk_leaves_repository_unchanged() {
         let before = keys(&*backend);
         let full = Arc::new(FullDisk { inner: backend, puts_before_failure: fail_after, puts: Default::default() });
         let repo = cairn::Repository::open(full.clone()).unwrap();
-        let force = cairn::backup::BackupOptions { force: true, paths: vec![src.clone(), fresh.clone()], ..Default::default() };
+        let force =
+            cairn::backup::BackupOptions { force: true, paths: vec![src.clone(), fresh.clone()], ..Default::default() };
         let err = cairn::backup::backup(&repo, &force).unwrap_err();
         assert!(matches!(err, cairn::Error::DiskFull { .. }), "{err}");
         assert!(err.to_string().contains("free space"), "{err}");
@@ -174,6 +185,7 @@ fn file_changing_while_read_is_a_warning() {
     assert!(restored.len() >= 64 << 20);
     assert!(restored[..64 << 20].iter().all(|&b| b == 1));
     assert!(restored[64 << 20..].chunks(5).all(|c| b"tick\n".starts_with(c)));
-    let tree: serde_json::Value = serde_json::from_str(&ok(cairn(&repo).args(["ls", "--json", snap, "data/live.log"]))).unwrap();
+    let tree: serde_json::Value =
+        serde_json::from_str(&ok(cairn(&repo).args(["ls", "--json", snap, "data/live.log"]))).unwrap();
     assert_eq!(tree["size"].as_u64().unwrap(), restored.len() as u64);
 }

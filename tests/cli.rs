@@ -34,11 +34,28 @@ fn json_schemas_and_cat_and_stats() {
         c
     };
     ok(&mut env_cmd(&["init"]));
-    let b = json(&ok(cairn(&repo).args(["backup", "--json", "--tag", "t1", "--host", "h1", "--time", "2026-03-04T05:06:07Z"]).arg(&src)));
+    let b = json(&ok(cairn(&repo)
+        .args(["backup", "--json", "--tag", "t1", "--host", "h1", "--time", "2026-03-04T05:06:07Z"])
+        .arg(&src)));
     for key in [
-        "snapshot_id", "time", "hostname", "tags", "sources", "files_new", "files_changed", "files_unmodified", "dirs",
-        "symlinks", "bytes_logical", "bytes_read", "blobs_new", "bytes_new_raw", "bytes_new_stored", "packs_written",
-        "seconds", "warnings",
+        "snapshot_id",
+        "time",
+        "hostname",
+        "tags",
+        "sources",
+        "files_new",
+        "files_changed",
+        "files_unmodified",
+        "dirs",
+        "symlinks",
+        "bytes_logical",
+        "bytes_read",
+        "blobs_new",
+        "bytes_new_raw",
+        "bytes_new_stored",
+        "packs_written",
+        "seconds",
+        "warnings",
     ] {
         assert!(b.get(key).is_some(), "backup --json lacks {key}: {b}");
     }

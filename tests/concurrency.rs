@@ -18,11 +18,22 @@ fn two_concurrent_backups_both_restore() {
     init_small(&repo);
     for round in 0..3 {
         let spawn = |p: &std::path::Path| {
-            cairn(&repo).args(["backup", "--json", "--force"]).arg(p).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+            cairn(&repo)
+                .args(["backup", "--json", "--force"])
+                .arg(p)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
         };
         let (ca, cb) = (spawn(&a), spawn(&b));
         let (oa, ob) = (ca.wait_with_output().unwrap(), cb.wait_with_output().unwrap());
-        assert!(oa.status.success() && ob.status.success(), "round {round}: {}{}", String::from_utf8_lossy(&oa.stderr), String::from_utf8_lossy(&ob.stderr));
+        assert!(
+            oa.status.success() && ob.status.success(),
+            "round {round}: {}{}",
+            String::from_utf8_lossy(&oa.stderr),
+            String::from_utf8_lossy(&ob.stderr)
+        );
         let id = |o: &std::process::Output| {
             let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
             v["snapshot_id"].as_str().unwrap().to_string()

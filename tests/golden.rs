@@ -64,8 +64,20 @@ fn regenerate() {
     let src = tmp.path().join("golden-data");
     build_tree(&src);
     let repo = tmp.path().join("repo");
-    ok(cairn(&repo).args(["init", "--chunk-min", "4096", "--chunk-avg", "16384", "--chunk-max", "65536", "--pack-size", "65536"]));
-    ok(cairn(&repo).args(["backup", "--time", "2026-01-02T03:04:05Z", "--host", "golden", "--tag", "fixture"]).arg(&src));
+    ok(cairn(&repo).args([
+        "init",
+        "--chunk-min",
+        "4096",
+        "--chunk-avg",
+        "16384",
+        "--chunk-max",
+        "65536",
+        "--pack-size",
+        "65536",
+    ]));
+    ok(cairn(&repo)
+        .args(["backup", "--time", "2026-01-02T03:04:05Z", "--host", "golden", "--tag", "fixture"])
+        .arg(&src));
     let dir = fixture();
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).unwrap();

@@ -30,7 +30,9 @@ fn entry() -> impl Strategy<Value = Entry> {
             .prop_map(|(size, seed, mode)| Entry::File { size, seed, mode }),
         1 => "[a-z./]{1,12}".prop_map(Entry::Link),
     ];
-    leaf.prop_recursive(6, 40, 6, |inner| prop::collection::btree_map(name(), inner, 0..6).prop_map(|m| Entry::Dir(m.into_iter().collect())))
+    leaf.prop_recursive(6, 40, 6, |inner| {
+        prop::collection::btree_map(name(), inner, 0..6).prop_map(|m| Entry::Dir(m.into_iter().collect()))
+    })
 }
 
 fn write(path: &Path, e: &Entry, mtime: i64) {
@@ -97,14 +99,18 @@ fn deep_tree_and_several_sources_and_include() {
     restore_and_compare(&repo, &snap, &src, tmp.path());
 
     let target = tmp.path().join("partial");
-    ok(cairn(&repo).args(["restore", &snap[..10], "--include", "data/scripts/project-03", "--include", "*.bin", "--target"]).arg(&target));
+    ok(cairn(&repo)
+        .args(["restore", &snap[..10], "--include", "data/scripts/project-03", "--include", "*.bin", "--target"])
+        .arg(&target));
     assert!(target.join("single-file.bin").is_file());
     assert!(target.join("data/scripts/project-03").is_dir());
     assert!(!target.join("data/scripts/project-04").exists());
     assert!(!target.join("data/app.db").exists());
     assert_eq!(fs::read(target.join("single-file.bin")).unwrap(), vec![7u8; 5 << 20]);
 
-    let (_, err) = fails(cairn(&repo).args(["restore", "latest", "--include", "nothing/*", "--target"]).arg(tmp.path().join("none")));
+    let (_, err) = fails(
+        cairn(&repo).args(["restore", "latest", "--include", "nothing/*", "--target"]).arg(tmp.path().join("none")),
+    );
     assert!(err.contains("no path in the snapshot matches"), "{err}");
     assert!(!tmp.path().join("none").exists());
 

@@ -73,7 +73,13 @@ fn blob(repo: &Path, index: &HashMap<[u8; 32], Loc>, id: &[u8; 32]) -> Vec<u8> {
     raw
 }
 
-fn walk(repo: &Path, index: &HashMap<[u8; 32], Loc>, trees: &[[u8; 32]], prefix: &str, out: &mut Vec<(String, u32, i64, String)>) {
+fn walk(
+    repo: &Path,
+    index: &HashMap<[u8; 32], Loc>,
+    trees: &[[u8; 32]],
+    prefix: &str,
+    out: &mut Vec<(String, u32, i64, String)>,
+) {
     for t in trees {
         let raw = blob(repo, index, t);
         let mut c = Cur(&raw, 0);
@@ -180,7 +186,12 @@ fn independent_reader_decodes_the_golden_fixture() {
         .map(|e| {
             let m = e["mtime"].as_array().unwrap();
             let ns = m[0].as_i64().unwrap() * 1_000_000_000 + m[1].as_i64().unwrap();
-            (format!("golden-data/{}", e["path"].as_str().unwrap()), e["mode"].as_u64().unwrap() as u32, ns, e["content"].as_str().unwrap().to_string())
+            (
+                format!("golden-data/{}", e["path"].as_str().unwrap()),
+                e["mode"].as_u64().unwrap() as u32,
+                ns,
+                e["content"].as_str().unwrap().to_string(),
+            )
         })
         .collect();
     want.insert(0, out[0].clone()); // the source directory itself

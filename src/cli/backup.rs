@@ -52,7 +52,8 @@ struct Summary<'a> {
 
 pub fn parse_time(s: &str) -> Result<jiff::Timestamp> {
     s.parse::<jiff::Timestamp>().map_err(|e| {
-        cairn::Error::InvalidArgument(format!("--time {s:?} is not an RFC 3339 time like 2026-01-31T12:00:00Z: {e}")).into()
+        cairn::Error::InvalidArgument(format!("--time {s:?} is not an RFC 3339 time like 2026-01-31T12:00:00Z: {e}"))
+            .into()
     })
 }
 

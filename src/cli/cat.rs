@@ -16,9 +16,8 @@ pub struct Args {
 
 impl Args {
     pub fn run(self, repo: &Repository) -> Result<i32> {
-        let need_id = || {
-            self.id.clone().ok_or_else(|| Error::InvalidArgument(format!("`cat {}` needs an ID", self.what)))
-        };
+        let need_id =
+            || self.id.clone().ok_or_else(|| Error::InvalidArgument(format!("`cat {}` needs an ID", self.what)));
         let v = match self.what.as_str() {
             "config" => {
                 let c = &repo.config;

@@ -24,7 +24,11 @@ impl Args {
 
         let t = Instant::now();
         sample::generate(&data, self.size_mib, 42)?;
-        println!("1. generated {} MiB of sample data (scripts, embeddings, a database file) in {:.2}s", self.size_mib, t.elapsed().as_secs_f64());
+        println!(
+            "1. generated {} MiB of sample data (scripts, embeddings, a database file) in {:.2}s",
+            self.size_mib,
+            t.elapsed().as_secs_f64()
+        );
 
         let config = Config::new(Default::default(), DEFAULT_COMPRESSION, DEFAULT_PACK_SIZE)?;
         let mut repo = Repository::init_local(&repo_dir, config)?;
@@ -34,8 +38,12 @@ impl Args {
         let r1 = backup(&repo, &opts)?;
         println!(
             "3. first backup: snapshot {}, {} files, {} read, {} stored, {:.2}s ({:.0} MiB/s)",
-            r1.id.short(), r1.snapshot.summary.files, human(r1.files.bytes_read), human(r1.written.bytes_new_stored),
-            r1.seconds, r1.files.bytes_read as f64 / 1048576.0 / r1.seconds.max(1e-9)
+            r1.id.short(),
+            r1.snapshot.summary.files,
+            human(r1.files.bytes_read),
+            human(r1.written.bytes_new_stored),
+            r1.seconds,
+            r1.files.bytes_read as f64 / 1048576.0 / r1.seconds.max(1e-9)
         );
 
         sample::modify(&data, 42)?;
@@ -54,7 +62,8 @@ impl Args {
         println!("5. restored the latest snapshot: {} files, {} in {:.2}s", rs.files, human(rs.bytes), rs.seconds);
 
         let t = Instant::now();
-        let n = sample::compare_trees(&data, &target.join("app-data")).map_err(|e| anyhow::anyhow!("restore differs: {e}"))?;
+        let n = sample::compare_trees(&data, &target.join("app-data"))
+            .map_err(|e| anyhow::anyhow!("restore differs: {e}"))?;
         let check = cairn::verify::check(&repo, true)?;
         anyhow::ensure!(check.is_ok(), "check found problems: {:?}", check.errors);
         println!("6. verified: {n} files byte-exact with mode and mtime; check --read-data read {} blobs, no errors ({:.2}s)", check.blobs_read, t.elapsed().as_secs_f64());
@@ -63,7 +72,10 @@ impl Args {
         let st = cairn::stats::stats(&repo, &snaps, true)?;
         println!(
             "7. repository: 2 snapshots of {} logical, {} stored; dedup {:.2}x, compression {:.2}x",
-            human(st.logical_bytes), human(st.stored_bytes), st.dedup_ratio, st.compression_ratio
+            human(st.logical_bytes),
+            human(st.stored_bytes),
+            st.dedup_ratio,
+            st.compression_ratio
         );
         Ok(0)
     }

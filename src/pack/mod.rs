@@ -87,7 +87,8 @@ pub fn parse_trailer(pack: &[u8]) -> Result<Vec<BlobEntry>, FormatError> {
 
 /// Open one sealed blob of a pack and check that its plaintext hashes to its id.
 pub fn open_blob(entry: &BlobEntry, sealed: &[u8]) -> Result<Vec<u8>, FormatError> {
-    let kind = ObjectKind::from_u8(entry.kind).ok_or(FormatError::WrongKind { expected: "data or tree", found: entry.kind })?;
+    let kind = ObjectKind::from_u8(entry.kind)
+        .ok_or(FormatError::WrongKind { expected: "data or tree", found: entry.kind })?;
     let raw = unseal(kind, sealed)?;
     let got = Id::hash(&raw);
     if got != entry.id {

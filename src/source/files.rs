@@ -67,7 +67,9 @@ struct ParentCursor {
 impl ParentCursor {
     fn new(parent: Option<&Node>) -> Self {
         match parent {
-            Some(p) if p.kind == NodeKind::Dir => ParentCursor { blobs: p.subtree.iter().copied().collect(), nodes: Default::default() },
+            Some(p) if p.kind == NodeKind::Dir => {
+                ParentCursor { blobs: p.subtree.iter().copied().collect(), nodes: Default::default() }
+            }
             _ => Self::default(),
         }
     }
@@ -141,7 +143,8 @@ impl<'a> FileArchiver<'a> {
                 self.place(&mut stack, &mut result, done)?;
             }
             let path = entry.path();
-            let meta = entry.metadata().map_err(|e| Error::SourceRead { path: path.to_path_buf(), source: e.into() })?;
+            let meta =
+                entry.metadata().map_err(|e| Error::SourceRead { path: path.to_path_buf(), source: e.into() })?;
             let name = if entry.depth() == 0 { name.clone() } else { entry.file_name().as_bytes().to_vec() };
             let prev: Option<Node> = match stack.last_mut() {
                 Some(f) => f.parent.find(self.repo, &name)?,
@@ -156,7 +159,8 @@ impl<'a> FileArchiver<'a> {
             } else if ft.is_file() {
                 self.archive_file(path, name, &meta, prev.as_ref())?
             } else if ft.is_symlink() {
-                let target = std::fs::read_link(path).map_err(|e| Error::SourceRead { path: path.to_path_buf(), source: e })?;
+                let target =
+                    std::fs::read_link(path).map_err(|e| Error::SourceRead { path: path.to_path_buf(), source: e })?;
                 let mut node = base_node(name, NodeKind::Symlink, &meta);
                 node.target = target.as_os_str().as_bytes().to_vec();
                 node.size = node.target.len() as u64;

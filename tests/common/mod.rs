@@ -78,7 +78,10 @@ pub fn digest(dir: &Path) -> BTreeMap<PathBuf, (u64, String)> {
         .filter(|e| e.file_type().is_file())
         .map(|e| {
             let data = std::fs::read(e.path()).unwrap();
-            (e.path().strip_prefix(dir).unwrap().to_path_buf(), (data.len() as u64, blake3::hash(&data).to_hex().to_string()))
+            (
+                e.path().strip_prefix(dir).unwrap().to_path_buf(),
+                (data.len() as u64, blake3::hash(&data).to_hex().to_string()),
+            )
         })
         .collect()
 }
