@@ -166,7 +166,7 @@ fn file_changing_while_read_is_a_warning() {
             let mut f = fs::OpenOptions::new().append(true).open(&live).unwrap();
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 f.write_all(b"tick\n").unwrap();
-                std::thread::sleep(std::time::Duration::from_micros(200));
+                std::thread::sleep(std::time::Duration::from_micros(50));
             }
         })
     };
