@@ -7,7 +7,7 @@
 //! right away, for a tmpfs BENCH_DIR). Peers: `apt-get install restic borgbackup`.
 //! All tools read from a warm page cache (the data is read once before each
 //! tool's first backup); restic always encrypts, borg runs
-//! with `-e none` and its default lz4, cairn with its defaults.
+//! with `-e none` and its default lz4, cairn with its defaults (encrypted).
 
 #[path = "common.rs"]
 mod common;
@@ -25,7 +25,7 @@ struct Tool {
 
 fn quiet(mut c: Command, base: &Path) -> Command {
     c.stdout(Stdio::null()).stderr(Stdio::null());
-    c.env("RESTIC_PASSWORD", "bench").env("XDG_CACHE_HOME", base.join("cache"));
+    c.env("RESTIC_PASSWORD", "bench").env("CAIRN_PASSWORD", "bench").env("XDG_CACHE_HOME", base.join("cache"));
     c.env("BORG_BASE_DIR", base.join("borg-base")).env("BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK", "yes");
     c
 }

@@ -1,7 +1,8 @@
 //! Parameter measurement behind the defaults in format-spec/parameters.md:
 //! chunk sizes, zstd level and pack size, on the benchmark's sample data.
 //!
-//! `cargo bench --bench params` (env: BENCH_MIB=512, BENCH_RUNS=3).
+//! `cargo bench --bench params` (env: BENCH_MIB=512, BENCH_RUNS=3). Plaintext
+//! repositories, so only the parameter under test changes.
 //! For each setting: first backup time, stored size, and what a second
 //! backup after a small edit stores (one script edited, 64 KiB appended to
 //! and 100 bytes inserted in the middle of the database file, eight 4 KiB
@@ -20,7 +21,7 @@ use std::path::PathBuf;
 fn run(data: &PathBuf, edited: &PathBuf, chunker: ChunkerParams, level: i32, pack: u32) -> (f64, u64, u64, u64, u64) {
     let tmp = tempfile::tempdir_in("target").unwrap();
     let repo_dir = tmp.path().join("repo");
-    let mut repo = Repository::init_local(&repo_dir, Config::new(chunker, level, pack).unwrap()).unwrap();
+    let mut repo = Repository::init_local(&repo_dir, Config::new(chunker, level, pack).unwrap(), None).unwrap();
     let r1 = backup(&repo, &BackupOptions { paths: vec![data.clone()], ..Default::default() }).unwrap();
     let stored = dir_size(&repo_dir);
     repo.load_index().unwrap();

@@ -1,14 +1,27 @@
 //! The repository `config` object: format version, repository id, chunker,
-//! compression and pack parameters. Written once by `init`, never rewritten.
+//! compression, pack parameters and whether the repository is encrypted.
+//! Written once by `init`, never rewritten.
 //!
-//! Layout: `CAIRNCFG | version u32 LE | sealed(Config, bincode(Config))`.
+//! Layout: `CAIRNCFG | version u32 LE | envelope(Config, bincode(Config))`.
+//! The envelope is encrypted in an encrypted repository, so only the magic
+//! and the version are readable without a key.
 
 use crate::chunker::ChunkerParams;
+use crate::crypto::MasterKey;
 use crate::error::{Error, FormatError, Result};
 use crate::format::*;
 use crate::id::Id;
-use crate::seal::{unseal, Sealer};
+use crate::seal::Sealer;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Encryption {
+    /// Plaintext on purpose (`init --no-encryption`); objects carry a checksum.
+    None,
+    /// XChaCha20-Poly1305 for every object, keyed BLAKE3 for chunk ids.
+    XChaCha20Poly1305,
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Config {
@@ -21,6 +34,18 @@ pub struct Config {
     pub pack_size: u32,
     /// Creation time, nanoseconds since the Unix epoch (UTC).
     pub created_ns: i64,
+    pub encryption: Encryption,
+}
+
+/// The version 1 layout (no `encryption` field), still read.
+#[derive(Deserialize)]
+struct ConfigV1 {
+    version: u32,
+    id: Id,
+    chunker: ChunkerParams,
+    compression_level: i32,
+    pack_size: u32,
+    created_ns: i64,
 }
 
 /// Default zstd level (format-spec/parameters.md: level 3 costs about 10% more
@@ -49,18 +74,29 @@ impl Config {
             compression_level,
             pack_size,
             created_ns: jiff::Timestamp::now().as_nanosecond() as i64,
+            encryption: Encryption::None,
         })
     }
 
-    pub fn encode(&self) -> Vec<u8> {
+    /// The sealer for this repository's objects.
+    pub fn sealer(&self, key: Option<Arc<MasterKey>>) -> Sealer {
+        match key {
+            Some(k) => Sealer::encrypted(self.compression_level, k),
+            None => Sealer::new(self.compression_level),
+        }
+    }
+
+    /// Encode, sealed with `sealer` (encrypted iff the repository is).
+    pub fn encode(&self, sealer: &Sealer) -> Vec<u8> {
         let mut out = CONFIG_MAGIC.to_vec();
         out.extend_from_slice(&self.version.to_le_bytes());
         let body = bincode::serialize(self).expect("config serialises");
-        out.extend_from_slice(&Sealer::new(0).seal(ObjectKind::Config, &body));
+        out.extend_from_slice(&sealer.seal(ObjectKind::Config, &body));
         out
     }
 
-    pub fn decode(bytes: &[u8]) -> Result<Self> {
+    /// Decode; an encrypted config needs `key` (`FormatError::NeedKey` otherwise).
+    pub fn decode(bytes: &[u8], key: Option<Arc<MasterKey>>) -> Result<Self> {
         let bad = |e| Error::format(KEY_CONFIG, e);
         if bytes.len() < 12 || &bytes[..8] != CONFIG_MAGIC {
             return Err(bad(FormatError::Magic));
@@ -69,15 +105,31 @@ impl Config {
         if version > REPO_VERSION {
             return Err(Error::NewerFormat { found: version, supported: REPO_VERSION });
         }
-        let body = unseal(ObjectKind::Config, &bytes[12..]).map_err(bad)?;
-        let cfg: Config = bincode::deserialize(&body).map_err(|e| bad(FormatError::Decode(e.to_string())))?;
-        if cfg.version != version {
-            return Err(bad(FormatError::Decode("version fields disagree".into())));
+        let encrypted = key.is_some();
+        let body = match key {
+            Some(k) => Sealer::encrypted(0, k),
+            None => Sealer::new(0),
+        }
+        .unseal(ObjectKind::Config, &bytes[12..])
+        .map_err(bad)?;
+        let decode_err = |e: bincode::Error| bad(FormatError::Decode(e.to_string()));
+        let cfg = if version == 1 {
+            let v1: ConfigV1 = bincode::deserialize(&body).map_err(decode_err)?;
+            Config {
+                version: v1.version,
+                id: v1.id,
+                chunker: v1.chunker,
+                compression_level: v1.compression_level,
+                pack_size: v1.pack_size,
+                created_ns: v1.created_ns,
+                encryption: Encryption::None,
+            }
+        } else {
+            bincode::deserialize(&body).map_err(decode_err)?
+        };
+        if cfg.version != version || (cfg.encryption != Encryption::None) != encrypted {
+            return Err(bad(FormatError::Decode("config fields disagree with its envelope (edited?)".into())));
         }
         Ok(cfg)
-    }
-
-    pub fn sealer(&self) -> Sealer {
-        Sealer::new(self.compression_level)
     }
 }

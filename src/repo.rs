@@ -4,13 +4,14 @@
 
 use crate::backend::local::LocalBackend;
 use crate::backend::{Backend, BackendError};
-use crate::config::Config;
+use crate::config::{Config, Encryption};
+use crate::crypto::{KdfParams, MasterKey};
 use crate::error::{Error, FormatError, Result};
 use crate::format::*;
 use crate::id::Id;
 use crate::index::{IndexFile, IndexPack, Location, MasterIndex};
 use crate::pack::{open_blob, pack_key, BlobEntry};
-use crate::seal::unseal;
+use crate::seal::Sealer;
 use crate::snapshot::Snapshot;
 use crate::tree::{Node, Tree};
 use rayon::prelude::*;
@@ -21,12 +22,24 @@ use std::sync::Arc;
 pub struct Repository {
     backend: Arc<dyn Backend>,
     pub config: Config,
+    sealer: Sealer,
     index: MasterIndex,
+    /// The key file that unlocked an encrypted repository.
+    key_id: Option<String>,
+}
+
+/// Supplies the password of an encrypted repository, asked only if needed.
+pub type PasswordSource<'a> = &'a dyn Fn() -> Result<String>;
+
+/// The first key of a new encrypted repository.
+pub struct NewKey {
+    pub password: String,
+    pub params: KdfParams,
 }
 
 impl Repository {
     /// Create a repository in an empty or missing local directory.
-    pub fn init_local(path: &Path, config: Config) -> Result<Self> {
+    pub fn init_local(path: &Path, config: Config, key: Option<NewKey>) -> Result<Self> {
         if path.exists() {
             let non_empty = std::fs::read_dir(path)
                 .map_err(|e| Error::Backend(BackendError::io(&path.display().to_string(), e)))?
@@ -36,41 +49,82 @@ impl Repository {
                 return Err(Error::AlreadyExists { path: path.display().to_string() });
             }
         }
-        Self::init(Arc::new(LocalBackend::new(path)), config)
+        Self::init(Arc::new(LocalBackend::new(path)), config, key)
     }
 
-    /// Write the config of a new repository; refuses if one exists.
-    pub fn init(backend: Arc<dyn Backend>, config: Config) -> Result<Self> {
+    /// Write the key file (if encrypted), then the config, of a new
+    /// repository; refuses if a config exists. The config comes last because
+    /// its presence is what makes the directory a repository.
+    pub fn init(backend: Arc<dyn Backend>, mut config: Config, key: Option<NewKey>) -> Result<Self> {
         check_constants();
         match backend.get(KEY_CONFIG) {
             Ok(_) => return Err(Error::AlreadyExists { path: backend.location() }),
             Err(BackendError::NotFound { .. }) => {}
             Err(e) => return Err(e.into()),
         }
-        backend.put(KEY_CONFIG, &config.encode())?;
-        Ok(Repository { backend, config, index: MasterIndex::new() })
+        let (master, key_id) = match key {
+            Some(k) => {
+                config.encryption = Encryption::XChaCha20Poly1305;
+                let master = Arc::new(MasterKey::random());
+                let id = crate::keys::write_key(&*backend, &master, &k.password, k.params)?;
+                (Some(master), Some(id))
+            }
+            None => (None, None),
+        };
+        let sealer = config.sealer(master);
+        backend.put(KEY_CONFIG, &config.encode(&sealer))?;
+        Ok(Repository { backend, config, sealer, index: MasterIndex::new(), key_id })
     }
 
-    pub fn open_local(path: &Path) -> Result<Self> {
-        Self::open(Arc::new(LocalBackend::new(path)))
+    /// Open a plaintext repository, or an encrypted one with `password`.
+    pub fn open_local(path: &Path, password: Option<PasswordSource>) -> Result<Self> {
+        Self::open(Arc::new(LocalBackend::new(path)), password)
     }
 
     /// Open a repository and load its index.
-    pub fn open(backend: Arc<dyn Backend>) -> Result<Self> {
-        let mut repo = Self::open_without_index(backend)?;
+    pub fn open(backend: Arc<dyn Backend>, password: Option<PasswordSource>) -> Result<Self> {
+        let mut repo = Self::open_without_index(backend, password)?;
         repo.load_index()?;
         Ok(repo)
     }
 
-    /// Open a repository reading only its config.
-    pub fn open_without_index(backend: Arc<dyn Backend>) -> Result<Self> {
+    /// Open a repository reading only its config (and unlocking it).
+    pub fn open_without_index(backend: Arc<dyn Backend>, password: Option<PasswordSource>) -> Result<Self> {
         let bytes = match backend.get(KEY_CONFIG) {
             Ok(b) => b,
             Err(BackendError::NotFound { .. }) => return Err(Error::NotARepository { path: backend.location() }),
             Err(e) => return Err(e.into()),
         };
-        let config = Config::decode(&bytes)?;
-        Ok(Repository { backend, config, index: MasterIndex::new() })
+        match Config::decode(&bytes, None) {
+            Ok(config) => {
+                // A plaintext config beside key files was put there by someone
+                // else: writing plaintext objects into that repository would
+                // disclose data, so refuse.
+                if !backend.list(PREFIX_KEYS)?.is_empty() {
+                    return Err(Error::ConfigEdited);
+                }
+                let sealer = config.sealer(None);
+                Ok(Repository { backend, config, sealer, index: MasterIndex::new(), key_id: None })
+            }
+            Err(Error::Format { source: FormatError::NeedKey, .. }) => {
+                let password = password.ok_or(Error::PasswordRequired)?()?;
+                let (master, key_id) = crate::keys::unlock(&*backend, password.as_bytes())?;
+                let config = Config::decode(&bytes, Some(master.clone()))?;
+                let sealer = config.sealer(Some(master));
+                Ok(Repository { backend, config, sealer, index: MasterIndex::new(), key_id: Some(key_id) })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The sealing step of this repository (encrypting if it is encrypted).
+    pub fn sealer(&self) -> &Sealer {
+        &self.sealer
+    }
+
+    /// The key file that unlocked this repository, if encrypted.
+    pub fn key_id(&self) -> Option<&str> {
+        self.key_id.as_deref()
     }
 
     pub fn backend(&self) -> &Arc<dyn Backend> {
@@ -89,7 +143,7 @@ impl Repository {
     /// Read and decode one index file.
     pub fn read_index_file(&self, key: &str) -> Result<IndexFile> {
         let sealed = self.backend.get(key)?;
-        let raw = unseal(ObjectKind::Index, &sealed).map_err(|e| Error::format(key, e))?;
+        let raw = self.sealer.unseal(ObjectKind::Index, &sealed).map_err(|e| Error::format(key, e))?;
         bincode::deserialize(&raw).map_err(|e| Error::format(key, FormatError::Decode(e.to_string())))
     }
 
@@ -147,7 +201,7 @@ impl Repository {
 
     fn save_index_file(&self, packs: Vec<IndexPack>) -> Result<String> {
         let raw = bincode::serialize(&IndexFile { packs }).expect("index serialises");
-        let sealed = self.config.sealer().seal(ObjectKind::Index, &raw);
+        let sealed = self.sealer.seal(ObjectKind::Index, &raw);
         let key = format!("{PREFIX_INDEX}{}", Id::hash(&sealed));
         self.put_reporting_full(&key, &sealed)?;
         Ok(key)
@@ -186,7 +240,8 @@ impl Repository {
             length: loc.length,
             raw_length: loc.raw_length,
         };
-        open_blob(&entry, &sealed).map_err(|e| Error::format(format!("{} blob {id} in pack {key}", loc.kind.name()), e))
+        open_blob(&entry, &sealed, &self.sealer)
+            .map_err(|e| Error::format(format!("{} blob {id} in pack {key}", loc.kind.name()), e))
     }
 
     /// All entries of a directory stored as `ids`.
@@ -209,8 +264,8 @@ impl Repository {
     /// Commit a snapshot: call only once its packs and index are durable.
     pub fn save_snapshot(&self, snap: &Snapshot) -> Result<Id> {
         let raw = snap.encode();
-        let id = Id::hash(&raw);
-        let sealed = self.config.sealer().seal(ObjectKind::Snapshot, &raw);
+        let id = self.sealer.id(&raw);
+        let sealed = self.sealer.seal(ObjectKind::Snapshot, &raw);
         self.put_reporting_full(&format!("{PREFIX_SNAPSHOTS}{id}"), &sealed)?;
         Ok(id)
     }
@@ -218,8 +273,8 @@ impl Repository {
     pub fn load_snapshot(&self, id: &Id) -> Result<Snapshot> {
         let key = format!("{PREFIX_SNAPSHOTS}{id}");
         let sealed = self.backend.get(&key)?;
-        let raw = unseal(ObjectKind::Snapshot, &sealed).map_err(|e| Error::format(&key, e))?;
-        let got = Id::hash(&raw);
+        let raw = self.sealer.unseal(ObjectKind::Snapshot, &sealed).map_err(|e| Error::format(&key, e))?;
+        let got = self.sealer.id(&raw);
         if got != *id {
             return Err(Error::format(&key, FormatError::HashMismatch { want: id.to_hex(), got: got.to_hex() }));
         }

@@ -1,15 +1,22 @@
-//! The one sealing step every stored object passes through: compression plus
-//! an integrity check today, authenticated encryption later. Nothing else in
-//! the crate compresses or checks object bytes, so this file is the only one
-//! the encryption work has to change.
+//! The one sealing step every stored object passes through: compression,
+//! then either an integrity check (plaintext repositories, envelope 1) or
+//! authenticated encryption (envelope 2). Nothing else in the crate
+//! compresses, encrypts or checks object bytes, and chunk ids are computed
+//! here too (keyed BLAKE3 in encrypted repositories).
 //!
-//! Envelope (format-spec/objects.md, "Sealed envelope"):
-//! `version u8 | kind u8 | codec u8 | 0 u8 | raw_len u32 LE | payload | check[16]`
+//! Envelope 1 (format-spec/objects.md):
+//! `1 | kind u8 | codec u8 | 0 u8 | raw_len u32 LE | payload | check[16]`
 //! where `check` is the first 16 bytes of BLAKE3 over everything before it.
+//! Envelope 2 (format-spec/encryption.md):
+//! `2 | nonce[24] | XChaCha20-Poly1305(codec u8 | raw_len u32 LE | payload) | tag[16]`
+//! with associated data `[2, kind]`.
 
+use crate::crypto::{self, MasterKey};
 use crate::error::FormatError;
 use crate::format::*;
+use crate::id::Id;
 use std::cell::RefCell;
+use std::sync::Arc;
 
 thread_local! {
     // zstd contexts are reused per thread: creating one per object cost more
@@ -38,16 +45,41 @@ fn decompress(payload: &[u8], raw_len: usize) -> Result<Vec<u8>, FormatError> {
     })
 }
 
-/// How objects are compressed when sealed.
-#[derive(Debug, Clone, Copy)]
+/// How objects are compressed, and encrypted, when sealed.
+#[derive(Clone)]
 pub struct Sealer {
     /// zstd level; 0 disables compression.
     pub level: i32,
+    key: Option<Arc<MasterKey>>,
 }
 
 impl Sealer {
+    /// A sealer for a plaintext repository.
     pub fn new(level: i32) -> Self {
-        Sealer { level }
+        Sealer { level, key: None }
+    }
+
+    /// A sealer for an encrypted repository.
+    pub fn encrypted(level: i32, key: Arc<MasterKey>) -> Self {
+        Sealer { level, key: Some(key) }
+    }
+
+    pub fn is_encrypted(&self) -> bool {
+        self.key.is_some()
+    }
+
+    pub fn key(&self) -> Option<&Arc<MasterKey>> {
+        self.key.as_ref()
+    }
+
+    /// The id of a chunk, tree or snapshot: BLAKE3 of its plaintext, keyed
+    /// with the repository's id key when encrypted (so the storage holder
+    /// cannot test whether a known file is stored).
+    pub fn id(&self, data: &[u8]) -> Id {
+        match &self.key {
+            Some(k) => Id(*blake3::keyed_hash(&k.id, data).as_bytes()),
+            None => Id::hash(data),
+        }
     }
 
     /// Seal `raw` as an object of `kind`. Payloads that zstd does not shrink are
@@ -59,6 +91,15 @@ impl Sealer {
             Some(c) => (CODEC_ZSTD, c),
             None => (CODEC_NONE, raw),
         };
+        if let Some(k) = &self.key {
+            let mut inner = Vec::with_capacity(5 + payload.len());
+            inner.push(codec);
+            inner.extend_from_slice(&(raw.len() as u32).to_le_bytes());
+            inner.extend_from_slice(payload);
+            let mut out = vec![SEAL_VERSION_ENCRYPTED];
+            out.extend_from_slice(&crypto::seal(&k.encrypt, &[SEAL_VERSION_ENCRYPTED, kind as u8], &inner));
+            return out;
+        }
         let mut out = Vec::with_capacity(SEAL_HEADER_LEN + payload.len() + SEAL_CHECK_LEN);
         out.extend_from_slice(&[SEAL_VERSION, kind as u8, codec, 0]);
         out.extend_from_slice(&(raw.len() as u32).to_le_bytes());
@@ -68,14 +109,40 @@ impl Sealer {
         out
     }
 
-    /// Check and open an envelope that must hold an object of `kind`.
+    /// Check and open an envelope that must hold an object of `kind`. An
+    /// encrypted repository accepts only encrypted envelopes, so nobody can
+    /// slip a plaintext object into it.
     pub fn unseal(&self, kind: ObjectKind, sealed: &[u8]) -> Result<Vec<u8>, FormatError> {
-        unseal(kind, sealed)
+        match (sealed.first(), &self.key) {
+            (Some(&SEAL_VERSION_ENCRYPTED), Some(k)) => {
+                let inner = crypto::open(&k.encrypt, &[SEAL_VERSION_ENCRYPTED, kind as u8], &sealed[1..])?;
+                if inner.len() < 5 {
+                    return Err(FormatError::Truncated { len: inner.len() });
+                }
+                let raw_len = u32::from_le_bytes(inner[1..5].try_into().unwrap()) as usize;
+                decode_payload(inner[0], &inner[5..], raw_len)
+            }
+            (Some(&SEAL_VERSION_ENCRYPTED), None) => Err(FormatError::NeedKey),
+            (Some(&SEAL_VERSION), Some(_)) => Err(FormatError::Unencrypted),
+            _ => unseal_plain(kind, sealed),
+        }
     }
 }
 
-/// Check and open an envelope (independent of the writer's settings).
-pub fn unseal(kind: ObjectKind, sealed: &[u8]) -> Result<Vec<u8>, FormatError> {
+fn decode_payload(codec: u8, payload: &[u8], raw_len: usize) -> Result<Vec<u8>, FormatError> {
+    let raw = match codec {
+        CODEC_NONE => payload.to_vec(),
+        CODEC_ZSTD => decompress(payload, raw_len)?,
+        c => return Err(FormatError::Codec(c)),
+    };
+    if raw.len() != raw_len {
+        return Err(FormatError::Length { want: raw_len, got: raw.len() });
+    }
+    Ok(raw)
+}
+
+/// Check and open a plaintext envelope (envelope 1).
+fn unseal_plain(kind: ObjectKind, sealed: &[u8]) -> Result<Vec<u8>, FormatError> {
     if sealed.len() < SEAL_HEADER_LEN + SEAL_CHECK_LEN {
         return Err(FormatError::Truncated { len: sealed.len() });
     }
@@ -91,16 +158,7 @@ pub fn unseal(kind: ObjectKind, sealed: &[u8]) -> Result<Vec<u8>, FormatError> {
         return Err(FormatError::WrongKind { expected: kind.name(), found: sealed[1] });
     }
     let raw_len = u32::from_le_bytes(sealed[4..8].try_into().unwrap()) as usize;
-    let payload = &body[SEAL_HEADER_LEN..];
-    let raw = match sealed[2] {
-        CODEC_NONE => payload.to_vec(),
-        CODEC_ZSTD => decompress(payload, raw_len)?,
-        c => return Err(FormatError::Codec(c)),
-    };
-    if raw.len() != raw_len {
-        return Err(FormatError::Length { want: raw_len, got: raw.len() });
-    }
-    Ok(raw)
+    decode_payload(sealed[2], &body[SEAL_HEADER_LEN..], raw_len)
 }
 
 #[cfg(test)]
@@ -113,13 +171,35 @@ mod tests {
         let raw = b"hello hello hello hello hello hello hello".repeat(10);
         let sealed = s.seal(ObjectKind::Data, &raw);
         assert!(sealed.len() < raw.len());
-        assert_eq!(unseal(ObjectKind::Data, &sealed).unwrap(), raw);
-        assert!(matches!(unseal(ObjectKind::Tree, &sealed), Err(FormatError::WrongKind { .. })));
+        assert_eq!(s.unseal(ObjectKind::Data, &sealed).unwrap(), raw);
+        assert!(matches!(s.unseal(ObjectKind::Tree, &sealed), Err(FormatError::WrongKind { .. })));
         for i in 0..sealed.len() {
             let mut bad = sealed.clone();
             bad[i] ^= 0x40;
-            assert!(unseal(ObjectKind::Data, &bad).is_err(), "flip at {i} undetected");
+            assert!(s.unseal(ObjectKind::Data, &bad).is_err(), "flip at {i} undetected");
         }
+    }
+
+    #[test]
+    fn encrypted_round_trip_tamper_and_mixing() {
+        let key = Arc::new(MasterKey::random());
+        let e = Sealer::encrypted(3, key.clone());
+        let raw = b"secret script text, secret script text".repeat(20);
+        let sealed = e.seal(ObjectKind::Snapshot, &raw);
+        assert!(!sealed.windows(6).any(|w| w == b"secret"));
+        assert_eq!(e.unseal(ObjectKind::Snapshot, &sealed).unwrap(), raw);
+        assert!(matches!(e.unseal(ObjectKind::Index, &sealed), Err(FormatError::Authentication)));
+        for i in 0..sealed.len() {
+            let mut bad = sealed.clone();
+            bad[i] ^= 0x01;
+            assert!(e.unseal(ObjectKind::Snapshot, &bad).is_err(), "flip at {i} undetected");
+        }
+        let plain = Sealer::new(3);
+        assert!(matches!(plain.unseal(ObjectKind::Snapshot, &sealed), Err(FormatError::NeedKey)));
+        let p = plain.seal(ObjectKind::Snapshot, &raw);
+        assert!(matches!(e.unseal(ObjectKind::Snapshot, &p), Err(FormatError::Unencrypted)));
+        assert_ne!(e.id(&raw), plain.id(&raw));
+        assert_eq!(e.id(&raw), Sealer::encrypted(0, key).id(&raw));
     }
 
     #[test]
@@ -128,6 +208,6 @@ mod tests {
         crate::id::random_bytes(&mut raw);
         let sealed = Sealer::new(3).seal(ObjectKind::Data, &raw);
         assert_eq!(sealed[2], CODEC_NONE);
-        assert_eq!(unseal(ObjectKind::Data, &sealed).unwrap(), raw);
+        assert_eq!(Sealer::new(3).unseal(ObjectKind::Data, &sealed).unwrap(), raw);
     }
 }

@@ -14,6 +14,7 @@ use crate::index::{IndexPack, MasterIndex};
 use crate::pack::pack_key;
 use crate::pack::packer::{Packer, SealedBlob, Uploaded};
 use crate::repo::Repository;
+use crate::seal::Sealer;
 use crossbeam_channel::{bounded, Receiver, Sender};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -41,6 +42,7 @@ pub struct BlobWriter {
     sealers: Vec<JoinHandle<()>>,
     packer: Option<JoinHandle<Uploaded>>,
     failed: Arc<std::sync::atomic::AtomicBool>,
+    sealer: Sealer,
     pub stats: WriteStats,
 }
 
@@ -49,11 +51,10 @@ impl BlobWriter {
         let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         let (job_tx, job_rx) = bounded::<Job>(threads * 4);
         let (blob_tx, blob_rx) = bounded::<SealedBlob>(threads * 4);
-        let sealer = repo.config.sealer();
+        let sealer = repo.sealer().clone();
         let sealers = (0..threads)
             .map(|_| {
-                let rx = job_rx.clone();
-                let tx = blob_tx.clone();
+                let (rx, tx, sealer) = (job_rx.clone(), blob_tx.clone(), sealer.clone());
                 std::thread::spawn(move || {
                     for job in rx {
                         let sealed = sealer.seal(job.kind, &job.data);
@@ -66,7 +67,7 @@ impl BlobWriter {
             })
             .collect();
         let failed = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let packer = Packer::new(repo.backend().clone(), repo.config.pack_size as usize, failed.clone());
+        let packer = Packer::new(repo.backend().clone(), repo.config.pack_size as usize, failed.clone(), sealer);
         let packer = Some(spawn_packer(packer, blob_rx));
         BlobWriter {
             backend: repo.backend().clone(),
@@ -75,6 +76,7 @@ impl BlobWriter {
             sealers,
             packer,
             failed,
+            sealer: repo.sealer().clone(),
             stats: WriteStats::default(),
         }
     }
@@ -82,7 +84,7 @@ impl BlobWriter {
     /// Store `data` unless the index or this writer already has it; returns its id.
     /// The bytes are copied only when the blob is new.
     pub fn add(&mut self, index: &MasterIndex, kind: ObjectKind, data: &[u8]) -> Result<Id> {
-        let id = Id::hash(data);
+        let id = self.sealer.id(data);
         if index.contains(&id) || !self.pending.insert(id) {
             return Ok(id);
         }

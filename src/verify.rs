@@ -235,7 +235,7 @@ fn read_pack(repo: &Repository, pack: &Id, blobs: &PackBlobs) -> PackResult {
     if Id::hash(&bytes) != *pack {
         pack_err = Some("altered (its BLAKE3 no longer matches its name)".to_string());
     }
-    if let Err(e) = parse_trailer(&bytes) {
+    if let Err(e) = parse_trailer(&bytes, repo.sealer()) {
         pack_err = Some(format!("trailer unreadable: {e}"));
     }
     let mut errs = Vec::new();
@@ -245,7 +245,7 @@ fn read_pack(repo: &Repository, pack: &Id, blobs: &PackBlobs) -> PackResult {
         let r = if e > bytes.len() {
             Err("beyond the end of the pack".to_string())
         } else {
-            open_blob(&entry, &bytes[s..e]).map(|_| ()).map_err(|e| e.to_string())
+            open_blob(&entry, &bytes[s..e], repo.sealer()).map(|_| ()).map_err(|e| e.to_string())
         };
         if let Err(e) = r {
             errs.push((*id, e));

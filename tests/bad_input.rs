@@ -48,7 +48,7 @@ fn init_refuses_a_used_directory() {
 fn newer_format_version() {
     let (_tmp, repo, _, _) = populated();
     let mut cfg = fs::read(repo.join("config")).unwrap();
-    cfg[8] = 2; // version field, little endian, right after the magic
+    cfg[8] = 3; // version field, little endian, right after the magic
     fs::write(repo.join("config"), &cfg).unwrap();
     let before = digest(&repo);
     let (_, err) = fails(cairn(&repo).arg("snapshots"));
@@ -134,13 +134,13 @@ fn full_disk_leaves_repository_unchanged() {
         )
         .unwrap();
         let backend = mem;
-        let repo = cairn::Repository::init(backend.clone(), cfg).unwrap();
+        let repo = cairn::Repository::init(backend.clone(), cfg, None).unwrap();
         let opts = cairn::backup::BackupOptions { paths: vec![src.clone()], ..Default::default() };
         cairn::backup::backup(&repo, &opts).unwrap();
         let keys = |b: &dyn Backend| b.list("").unwrap();
         let before = keys(&*backend);
         let full = Arc::new(FullDisk { inner: backend, puts_before_failure: fail_after, puts: Default::default() });
-        let repo = cairn::Repository::open(full.clone()).unwrap();
+        let repo = cairn::Repository::open(full.clone(), None).unwrap();
         let force =
             cairn::backup::BackupOptions { force: true, paths: vec![src.clone(), fresh.clone()], ..Default::default() };
         let err = cairn::backup::backup(&repo, &force).unwrap_err();

@@ -13,7 +13,7 @@ fn json(out: &str) -> Value {
 #[test]
 fn help_explains_every_command() {
     let out = ok(Command::new(env!("CARGO_BIN_EXE_cairn")).arg("--help"));
-    for cmd in ["init", "backup", "snapshots", "ls", "restore", "cat", "stats", "check", "demo"] {
+    for cmd in ["init", "backup", "snapshots", "ls", "restore", "cat", "stats", "check", "demo", "key"] {
         assert!(out.contains(cmd), "--help does not mention {cmd}: {out}");
         let sub = ok(Command::new(env!("CARGO_BIN_EXE_cairn")).args([cmd, "--help"]));
         assert!(sub.lines().count() > 3, "{cmd} --help is too thin: {sub}");
@@ -30,10 +30,10 @@ fn json_schemas_and_cat_and_stats() {
     // The repository may come from the environment instead of --repo.
     let env_cmd = |args: &[&str]| {
         let mut c = Command::new(env!("CARGO_BIN_EXE_cairn"));
-        c.args(args).env("CAIRN_REPOSITORY", &repo);
+        c.args(args).env("CAIRN_REPOSITORY", &repo).env("CAIRN_PASSWORD", PASSWORD);
         c
     };
-    ok(&mut env_cmd(&["init"]));
+    ok(env_cmd(&["init"]).args(FAST_KDF));
     let b = json(&ok(cairn(&repo)
         .args(["backup", "--json", "--tag", "t1", "--host", "h1", "--time", "2026-03-04T05:06:07Z"])
         .arg(&src)));
@@ -74,7 +74,8 @@ fn json_schemas_and_cat_and_stats() {
     assert_eq!(snaps[1]["parent"], Value::Null, "second backup has another host, so no parent");
 
     let cfg = json(&ok(cairn(&repo).args(["cat", "config"])));
-    assert_eq!(cfg["version"], 1);
+    assert_eq!(cfg["version"], 2);
+    assert_eq!(cfg["encryption"], "XChaCha20Poly1305");
     assert_eq!(cfg["chunker"]["avg"], 512 * 1024);
     let snap = json(&ok(cairn(&repo).args(["cat", "snapshot", s0["short_id"].as_str().unwrap()])));
     assert_eq!(snap["id"], s0["id"]);

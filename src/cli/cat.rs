@@ -22,7 +22,8 @@ impl Args {
             "config" => {
                 let c = &repo.config;
                 json!({"version": c.version, "id": c.id.to_hex(), "chunker": c.chunker,
-                       "compression_level": c.compression_level, "pack_size": c.pack_size, "created_ns": c.created_ns})
+                       "compression_level": c.compression_level, "pack_size": c.pack_size, "created_ns": c.created_ns,
+                       "encryption": format!("{:?}", c.encryption)})
             }
             "snapshot" => {
                 let (id, s) = repo.resolve_snapshot(&need_id()?)?;

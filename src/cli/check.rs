@@ -18,10 +18,10 @@ pub struct Args {
 }
 
 impl Args {
-    pub fn run(self, path: PathBuf) -> Result<i32> {
+    pub fn run(self, path: PathBuf, pw: &super::Password) -> Result<i32> {
         // check builds its own index so that one unreadable index file is a
         // finding, not a reason to stop.
-        let repo = Repository::open_without_index(Arc::new(LocalBackend::new(path)))?;
+        let repo = Repository::open_without_index(Arc::new(LocalBackend::new(path)), Some(&|| pw.get()))?;
         let rep = check(&repo, self.read_data)?;
         if self.json {
             print_json(&rep);

@@ -4,6 +4,8 @@ use super::human;
 use anyhow::Result;
 use cairn::backup::{backup, BackupOptions};
 use cairn::config::{Config, DEFAULT_COMPRESSION, DEFAULT_PACK_SIZE};
+use cairn::crypto::KdfParams;
+use cairn::repo::NewKey;
 use cairn::restore::{restore, RestoreOptions};
 use cairn::{sample, Repository};
 use std::time::Instant;
@@ -31,8 +33,9 @@ impl Args {
         );
 
         let config = Config::new(Default::default(), DEFAULT_COMPRESSION, DEFAULT_PACK_SIZE)?;
-        let mut repo = Repository::init_local(&repo_dir, config)?;
-        println!("2. created repository {}", repo_dir.display());
+        let key = NewKey { password: "demo password".into(), params: KdfParams::default() };
+        let mut repo = Repository::init_local(&repo_dir, config, Some(key))?;
+        println!("2. created encrypted repository {} (password \"demo password\")", repo_dir.display());
 
         let opts = BackupOptions { paths: vec![data.clone()], ..Default::default() };
         let r1 = backup(&repo, &opts)?;

@@ -3,6 +3,8 @@
 use anyhow::Result;
 use cairn::chunker::ChunkerParams;
 use cairn::config::{Config, DEFAULT_COMPRESSION, DEFAULT_PACK_SIZE};
+use cairn::crypto::KdfParams;
+use cairn::repo::NewKey;
 use cairn::Repository;
 use std::path::PathBuf;
 
@@ -23,14 +25,32 @@ pub struct Args {
     /// Maximum chunk size in bytes (FastCDC).
     #[arg(long, default_value_t = ChunkerParams::default().max)]
     chunk_max: u32,
+    /// Create a plaintext repository on purpose: anyone who can read the
+    /// storage can read the data.
+    #[arg(long)]
+    no_encryption: bool,
+    /// Argon2id memory in KiB for the first key.
+    #[arg(long, default_value_t = KdfParams::default().memory_kib)]
+    kdf_memory_kib: u32,
+    /// Argon2id passes for the first key.
+    #[arg(long, default_value_t = KdfParams::default().iterations)]
+    kdf_iterations: u32,
 }
 
 impl Args {
-    pub fn run(self, path: PathBuf) -> Result<i32> {
+    pub fn kdf(&self) -> KdfParams {
+        KdfParams { memory_kib: self.kdf_memory_kib, iterations: self.kdf_iterations, parallelism: 1 }
+    }
+}
+
+impl Args {
+    pub fn run(self, path: PathBuf, pw: &super::Password) -> Result<i32> {
         let chunker = ChunkerParams { min: self.chunk_min, avg: self.chunk_avg, max: self.chunk_max };
         let config = Config::new(chunker, self.compression, self.pack_size)?;
-        let repo = Repository::init_local(&path, config)?;
-        println!("created cairn repository {} at {}", repo.config.id.short(), path.display());
+        let key = if self.no_encryption { None } else { Some(NewKey { password: pw.get_new()?, params: self.kdf() }) };
+        let repo = Repository::init_local(&path, config, key)?;
+        let how = if self.no_encryption { "plaintext (--no-encryption)" } else { "encrypted" };
+        println!("created {how} cairn repository {} at {}", repo.config.id.short(), path.display());
         Ok(0)
     }
 }

@@ -6,6 +6,7 @@ mod cat;
 mod check;
 mod demo;
 mod init;
+mod key;
 mod ls;
 mod restore;
 mod snapshots;
@@ -23,6 +24,10 @@ pub struct Cli {
     /// Repository directory (or set CAIRN_REPOSITORY).
     #[arg(long, short = 'r', global = true, env = "CAIRN_REPOSITORY")]
     repo: Option<PathBuf>,
+    /// Read the repository password from this file (or set CAIRN_PASSWORD_FILE,
+    /// or CAIRN_PASSWORD; without them cairn asks on the terminal).
+    #[arg(long, global = true, env = "CAIRN_PASSWORD_FILE")]
+    password_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -47,21 +52,67 @@ enum Command {
     Check(check::Args),
     /// Run the whole job on a generated sample data set and explain what happened.
     Demo(demo::Args),
+    /// Manage the passwords (key files) of an encrypted repository.
+    #[command(subcommand)]
+    Key(key::Command),
 }
 
 pub fn run(cli: Cli) -> Result<i32> {
-    let repo = cli.repo;
+    let (repo, pw) = (cli.repo, Password { file: cli.password_file });
     match cli.command {
-        Command::Init(a) => a.run(repo_path(repo)?),
-        Command::Backup(a) => a.run(&open(repo)?),
-        Command::Snapshots(a) => a.run(&open(repo)?),
-        Command::Ls(a) => a.run(&open(repo)?),
-        Command::Restore(a) => a.run(&open(repo)?),
-        Command::Cat(a) => a.run(&open(repo)?),
-        Command::Stats(a) => a.run(&open(repo)?),
-        Command::Check(a) => a.run(repo_path(repo)?),
+        Command::Init(a) => a.run(repo_path(repo)?, &pw),
+        Command::Backup(a) => a.run(&open(repo, &pw)?),
+        Command::Snapshots(a) => a.run(&open(repo, &pw)?),
+        Command::Ls(a) => a.run(&open(repo, &pw)?),
+        Command::Restore(a) => a.run(&open(repo, &pw)?),
+        Command::Cat(a) => a.run(&open(repo, &pw)?),
+        Command::Stats(a) => a.run(&open(repo, &pw)?),
+        Command::Check(a) => a.run(repo_path(repo)?, &pw),
         Command::Demo(a) => a.run(),
+        Command::Key(c) => c.run(&open(repo, &pw)?),
     }
+}
+
+/// Where the repository password comes from: CAIRN_PASSWORD, then
+/// --password-file / CAIRN_PASSWORD_FILE, then a prompt on the terminal.
+pub struct Password {
+    file: Option<PathBuf>,
+}
+
+impl Password {
+    pub fn get(&self) -> cairn::Result<String> {
+        get_password("CAIRN_PASSWORD", self.file.as_deref(), "repository password: ", false)
+    }
+    /// The password of a new repository (typed twice on a terminal).
+    pub fn get_new(&self) -> cairn::Result<String> {
+        get_password("CAIRN_PASSWORD", self.file.as_deref(), "new repository password: ", true)
+    }
+}
+
+/// A password from `env`, else from `file`, else typed on the terminal
+/// (twice when `confirm`); a trailing newline in a file is not part of it.
+pub fn get_password(env: &str, file: Option<&std::path::Path>, prompt: &str, confirm: bool) -> cairn::Result<String> {
+    if let Ok(p) = std::env::var(env) {
+        return Ok(p);
+    }
+    if let Some(f) = file {
+        let text = std::fs::read_to_string(f)
+            .map_err(|e| cairn::Error::InvalidArgument(format!("cannot read password file {}: {e}", f.display())))?;
+        return Ok(text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&text).to_string());
+    }
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        return Err(cairn::Error::PasswordRequired);
+    }
+    let read = |p: &str| {
+        rpassword::prompt_password(p)
+            .map_err(|e| cairn::Error::InvalidArgument(format!("cannot read the password: {e}")))
+    };
+    let first = read(prompt)?;
+    if confirm && read("again: ")? != first {
+        return Err(cairn::Error::InvalidArgument("the two passwords differ: try again".into()));
+    }
+    Ok(first)
 }
 
 fn repo_path(repo: Option<PathBuf>) -> Result<PathBuf> {
@@ -70,8 +121,8 @@ fn repo_path(repo: Option<PathBuf>) -> Result<PathBuf> {
     })
 }
 
-fn open(repo: Option<PathBuf>) -> Result<Repository> {
-    Ok(Repository::open_local(&repo_path(repo)?)?)
+fn open(repo: Option<PathBuf>, pw: &Password) -> Result<Repository> {
+    Ok(Repository::open_local(&repo_path(repo)?, Some(&|| pw.get()))?)
 }
 
 /// Bytes in binary units, for people.

@@ -3,8 +3,9 @@
 //! `format-spec/` documents each of these; `check_constants` runs before the
 //! first object is written so a mistaken edit here can never reach a disk.
 
-/// Repository format version written by this build. Readers refuse a larger one.
-pub const REPO_VERSION: u32 = 1;
+/// Repository format version written by this build. Readers refuse a larger
+/// one. Version 1 (plaintext only) is still read.
+pub const REPO_VERSION: u32 = 2;
 
 /// First 8 bytes of the `config` object; the format version follows in plaintext
 /// so that an older reader can refuse a newer repository before decoding anything.
@@ -24,6 +25,8 @@ pub const PACK_FOOTER_LEN: usize = 8;
 
 /// Version byte at offset 0 of every sealed envelope.
 pub const SEAL_VERSION: u8 = 1;
+/// Version byte of an encrypted envelope (format-spec/encryption.md).
+pub const SEAL_VERSION_ENCRYPTED: u8 = 2;
 /// Envelope header: version, kind, codec, reserved, raw length (u32 LE).
 pub const SEAL_HEADER_LEN: usize = 8;
 /// Truncated BLAKE3 of header + payload, appended to every envelope.
@@ -53,6 +56,7 @@ pub const KEY_CONFIG: &str = "config";
 pub const PREFIX_DATA: &str = "data/";
 pub const PREFIX_INDEX: &str = "index/";
 pub const PREFIX_SNAPSHOTS: &str = "snapshots/";
+pub const PREFIX_KEYS: &str = "keys/";
 
 /// Limits on chunker parameters accepted by fastcdc v2020.
 pub const CHUNK_MIN_LIMITS: (u32, u32) = (64, 1 << 20);

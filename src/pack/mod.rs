@@ -10,7 +10,7 @@ pub mod packer;
 use crate::error::FormatError;
 use crate::format::*;
 use crate::id::Id;
-use crate::seal::{unseal, Sealer};
+use crate::seal::Sealer;
 use serde::{Deserialize, Serialize};
 
 /// Where one blob sits inside a pack; the same record is used in pack
@@ -41,8 +41,8 @@ pub fn pack_id_from_key(key: &str) -> Option<Id> {
 
 /// Assemble a pack from sealed blobs already laid out in `body` (which starts
 /// with the header) and their entries; returns the pack id and bytes.
-pub fn finish_pack(mut body: Vec<u8>, entries: &[BlobEntry]) -> (Id, Vec<u8>) {
-    let trailer = Sealer::new(3).seal(ObjectKind::PackTrailer, &bincode::serialize(entries).expect("serialise"));
+pub fn finish_pack(mut body: Vec<u8>, entries: &[BlobEntry], sealer: &Sealer) -> (Id, Vec<u8>) {
+    let trailer = sealer.seal(ObjectKind::PackTrailer, &bincode::serialize(entries).expect("serialise"));
     body.extend_from_slice(&trailer);
     body.extend_from_slice(&(trailer.len() as u32).to_le_bytes());
     body.extend_from_slice(PACK_END_MAGIC);
@@ -63,7 +63,7 @@ pub fn new_pack_buffer(mut reuse: Vec<u8>, capacity: usize) -> Vec<u8> {
 }
 
 /// Read the trailer of a complete pack.
-pub fn parse_trailer(pack: &[u8]) -> Result<Vec<BlobEntry>, FormatError> {
+pub fn parse_trailer(pack: &[u8], sealer: &Sealer) -> Result<Vec<BlobEntry>, FormatError> {
     if pack.len() < PACK_HEADER_LEN + PACK_FOOTER_LEN {
         return Err(FormatError::Truncated { len: pack.len() });
     }
@@ -75,7 +75,7 @@ pub fn parse_trailer(pack: &[u8]) -> Result<Vec<BlobEntry>, FormatError> {
     if tlen > end - PACK_HEADER_LEN {
         return Err(FormatError::Truncated { len: pack.len() });
     }
-    let raw = unseal(ObjectKind::PackTrailer, &pack[end - tlen..end])?;
+    let raw = sealer.unseal(ObjectKind::PackTrailer, &pack[end - tlen..end])?;
     let entries: Vec<BlobEntry> = bincode::deserialize(&raw).map_err(|e| FormatError::Decode(e.to_string()))?;
     for e in &entries {
         if e.offset as usize + e.length as usize > end - tlen || (e.offset as usize) < PACK_HEADER_LEN {
@@ -86,11 +86,11 @@ pub fn parse_trailer(pack: &[u8]) -> Result<Vec<BlobEntry>, FormatError> {
 }
 
 /// Open one sealed blob of a pack and check that its plaintext hashes to its id.
-pub fn open_blob(entry: &BlobEntry, sealed: &[u8]) -> Result<Vec<u8>, FormatError> {
+pub fn open_blob(entry: &BlobEntry, sealed: &[u8], sealer: &Sealer) -> Result<Vec<u8>, FormatError> {
     let kind = ObjectKind::from_u8(entry.kind)
         .ok_or(FormatError::WrongKind { expected: "data or tree", found: entry.kind })?;
-    let raw = unseal(kind, sealed)?;
-    let got = Id::hash(&raw);
+    let raw = sealer.unseal(kind, sealed)?;
+    let got = sealer.id(&raw);
     if got != entry.id {
         return Err(FormatError::HashMismatch { want: entry.id.to_hex(), got: got.to_hex() });
     }
@@ -117,13 +117,13 @@ mod tests {
             });
             body.extend_from_slice(&sealed);
         }
-        let (id, pack) = finish_pack(body, &entries);
+        let (id, pack) = finish_pack(body, &entries, &s);
         assert_eq!(id, Id::hash(&pack));
-        let parsed = parse_trailer(&pack).unwrap();
+        let parsed = parse_trailer(&pack, &s).unwrap();
         assert_eq!(parsed, entries);
         let e = &parsed[1];
         let blob = &pack[e.offset as usize..(e.offset + e.length) as usize];
-        assert_eq!(open_blob(e, blob).unwrap(), b"two two two");
-        assert!(parse_trailer(&pack[..pack.len() - 10]).is_err());
+        assert_eq!(open_blob(e, blob, &s).unwrap(), b"two two two");
+        assert!(parse_trailer(&pack[..pack.len() - 10], &s).is_err());
     }
 }

@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::format::ObjectKind;
 use crate::id::Id;
 use crate::index::IndexPack;
+use crate::seal::Sealer;
 use crossbeam_channel::{bounded, Receiver, Sender};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -43,11 +44,12 @@ pub struct Packer {
     /// Buffers of stored packs, handed back for reuse: pack memory stays at
     /// a few buffers instead of one fresh allocation per pack.
     spare: Receiver<Vec<u8>>,
+    sealer: Sealer,
 }
 
 impl Packer {
     /// `failed` is raised as soon as an upload fails, so producers can stop early.
-    pub fn new(backend: Arc<dyn Backend>, target: usize, failed: Arc<AtomicBool>) -> Self {
+    pub fn new(backend: Arc<dyn Backend>, target: usize, failed: Arc<AtomicBool>, sealer: Sealer) -> Self {
         let (tx, rx) = bounded::<(IndexPack, Vec<u8>)>(0);
         let (spare_tx, spare) = bounded::<Vec<u8>>(UPLOADERS);
         let uploaders = (0..UPLOADERS)
@@ -76,7 +78,7 @@ impl Packer {
                 })
             })
             .collect();
-        Packer { target, buf: Vec::new(), entries: vec![], uploads: Some(tx), uploaders, spare }
+        Packer { target, buf: Vec::new(), entries: vec![], uploads: Some(tx), uploaders, spare, sealer }
     }
 
     pub fn add(&mut self, blob: SealedBlob) {
@@ -103,7 +105,7 @@ impl Packer {
             return;
         }
         let entries = std::mem::take(&mut self.entries);
-        let (id, bytes) = finish_pack(std::mem::take(&mut self.buf), &entries);
+        let (id, bytes) = finish_pack(std::mem::take(&mut self.buf), &entries, &self.sealer);
         let pack = IndexPack { id, blobs: entries };
         self.uploads.as_ref().expect("open").send((pack, bytes)).expect("uploader threads alive");
     }

@@ -11,10 +11,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// Small chunks so small test trees still have many chunks and packs.
 pub const SMALL_CHUNKS: [&str; 8] =
     ["--chunk-min", "4096", "--chunk-avg", "16384", "--chunk-max", "65536", "--pack-size", "262144"];
+/// A cheap Argon2id for tests (the default takes about half a second per unlock).
+pub const FAST_KDF: [&str; 4] = ["--kdf-memory-kib", "64", "--kdf-iterations", "1"];
+/// The password every test repository is created with.
+pub const PASSWORD: &str = "correct horse battery staple";
 
 pub fn cairn(repo: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_cairn"));
     c.arg("--repo").arg(repo).env_remove("CAIRN_REPOSITORY").env_remove("CAIRN_FAILPOINT");
+    c.env("CAIRN_PASSWORD", PASSWORD).env_remove("CAIRN_PASSWORD_FILE").env_remove("CAIRN_NEW_PASSWORD");
     c
 }
 
@@ -42,8 +47,9 @@ pub fn fails(cmd: &mut Command) -> (i32, String) {
     (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
+/// An encrypted repository (the default) with small chunks and a cheap KDF.
 pub fn init_small(repo: &Path) {
-    ok(cairn(repo).arg("init").args(SMALL_CHUNKS));
+    ok(cairn(repo).arg("init").args(SMALL_CHUNKS).args(FAST_KDF));
 }
 
 /// Back up `paths` and return the new snapshot id.
