@@ -21,8 +21,6 @@ pub enum FormatError {
     Authentication,
     #[error("object is encrypted but no key is loaded")]
     NeedKey,
-    #[error("plaintext object in an encrypted repository")]
-    Unencrypted,
     #[error("decompression failed: {0}")]
     Decompress(String),
     #[error("decompressed length {got} differs from recorded {want}")]
@@ -72,14 +70,12 @@ pub enum Error {
     RestoreIncomplete { failed: usize, total: usize, first: String },
     #[error("check found {0} problem(s); see the lines above")]
     Damaged(usize),
-    #[error("wrong password or no key matches (tried {tried} key file(s){damaged})")]
-    WrongPassword { tried: usize, damaged: String },
+    #[error("wrong password or no key matches (tried {tried}{damaged})")]
+    WrongPassword { tried: String, damaged: String },
     #[error("the repository is encrypted: set CAIRN_PASSWORD, pass --password-file FILE (or CAIRN_PASSWORD_FILE), or run in a terminal")]
     PasswordRequired,
     #[error("the repository is encrypted but keys/ holds no usable key file; it cannot be unlocked")]
     NoKeys,
-    #[error("config says the repository is not encrypted, but keys/ holds key files: the config was edited; restore it from a copy")]
-    ConfigEdited,
     #[error("no key file matches {0:?}: run `cairn key list`")]
     KeyNotFound(String),
     #[error("refusing to remove the last key: the repository could never be opened again; add another key first")]

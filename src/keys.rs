@@ -48,7 +48,8 @@ pub fn unlock(backend: &dyn Backend, password: &[u8]) -> Result<(Arc<MasterKey>,
         }
     }
     let damaged = if damaged.is_empty() { String::new() } else { format!("; damaged: {}", damaged.join(", ")) };
-    Err(Error::WrongPassword { tried: keys.len(), damaged })
+    let tried = keys.iter().map(|k| k.key.as_str()).collect::<Vec<_>>().join(", ");
+    Err(Error::WrongPassword { tried, damaged })
 }
 
 /// One key file, as listed.

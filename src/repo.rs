@@ -95,26 +95,22 @@ impl Repository {
             Err(BackendError::NotFound { .. }) => return Err(Error::NotARepository { path: backend.location() }),
             Err(e) => return Err(e.into()),
         };
-        match Config::decode(&bytes, None) {
-            Ok(config) => {
-                // A plaintext config beside key files was put there by someone
-                // else: writing plaintext objects into that repository would
-                // disclose data, so refuse.
-                if !backend.list(PREFIX_KEYS)?.is_empty() {
-                    return Err(Error::ConfigEdited);
-                }
-                let sealer = config.sealer(None);
-                Ok(Repository { backend, config, sealer, index: MasterIndex::new(), key_id: None })
-            }
-            Err(Error::Format { source: FormatError::NeedKey, .. }) => {
-                let password = password.ok_or(Error::PasswordRequired)?()?;
-                let (master, key_id) = crate::keys::unlock(&*backend, password.as_bytes())?;
-                let config = Config::decode(&bytes, Some(master.clone()))?;
-                let sealer = config.sealer(Some(master));
-                Ok(Repository { backend, config, sealer, index: MasterIndex::new(), key_id: Some(key_id) })
-            }
-            Err(e) => Err(e),
+        // Key files make a repository encrypted: its config is then opened
+        // only with the key, so a substituted plaintext config fails
+        // authentication instead of letting plaintext be written.
+        if backend.list(PREFIX_KEYS)?.is_empty() {
+            let config = match Config::decode(&bytes, None) {
+                Err(Error::Format { source: FormatError::NeedKey, .. }) => return Err(Error::NoKeys),
+                other => other?,
+            };
+            let sealer = config.sealer(None);
+            return Ok(Repository { backend, config, sealer, index: MasterIndex::new(), key_id: None });
         }
+        let password = password.ok_or(Error::PasswordRequired)?()?;
+        let (master, key_id) = crate::keys::unlock(&*backend, password.as_bytes())?;
+        let config = Config::decode(&bytes, Some(master.clone()))?;
+        let sealer = config.sealer(Some(master));
+        Ok(Repository { backend, config, sealer, index: MasterIndex::new(), key_id: Some(key_id) })
     }
 
     /// The sealing step of this repository (encrypting if it is encrypted).

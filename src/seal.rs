@@ -123,7 +123,9 @@ impl Sealer {
                 decode_payload(inner[0], &inner[5..], raw_len)
             }
             (Some(&SEAL_VERSION_ENCRYPTED), None) => Err(FormatError::NeedKey),
-            (Some(&SEAL_VERSION), Some(_)) => Err(FormatError::Unencrypted),
+            // In an encrypted repository anything else fails authentication,
+            // including a plaintext envelope someone put there.
+            (_, Some(_)) => Err(FormatError::Authentication),
             _ => unseal_plain(kind, sealed),
         }
     }
@@ -197,7 +199,7 @@ mod tests {
         let plain = Sealer::new(3);
         assert!(matches!(plain.unseal(ObjectKind::Snapshot, &sealed), Err(FormatError::NeedKey)));
         let p = plain.seal(ObjectKind::Snapshot, &raw);
-        assert!(matches!(e.unseal(ObjectKind::Snapshot, &p), Err(FormatError::Unencrypted)));
+        assert!(matches!(e.unseal(ObjectKind::Snapshot, &p), Err(FormatError::Authentication)));
         assert_ne!(e.id(&raw), plain.id(&raw));
         assert_eq!(e.id(&raw), Sealer::encrypted(0, key).id(&raw));
     }
