@@ -1,6 +1,7 @@
-//! Golden fixture: a repository written by an earlier build, committed under
-//! tests/fixtures/golden-v1, must keep restoring byte-exact. Regenerate only
-//! for a deliberate format change:
+//! Golden fixtures: repositories written by earlier builds must keep
+//! restoring byte-exact. `golden-v1` (format 1, plaintext) is frozen: no
+//! current build writes format 1. `golden-v2-encrypted` (format 2, password
+//! "golden password") is regenerated only for a deliberate format change:
 //! `cargo test --release --test golden -- --ignored regenerate`.
 
 mod common;
@@ -9,9 +10,11 @@ use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/golden-v1")
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
 }
+
+const GOLDEN_PASSWORD: &str = "golden password";
 
 /// path, kind, mode, mtime (s, ns), size and BLAKE3 (or link target) of every entry.
 fn listing(root: &Path) -> Vec<serde_json::Value> {
@@ -58,46 +61,52 @@ fn build_tree(root: &Path) {
 }
 
 #[test]
-#[ignore = "rewrites the committed fixture; run only for a deliberate format change"]
+#[ignore = "rewrites the committed encrypted fixture; run only for a deliberate format change"]
 fn regenerate() {
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("golden-data");
     build_tree(&src);
     let repo = tmp.path().join("repo");
-    ok(cairn(&repo).args([
-        "init",
-        "--chunk-min",
-        "4096",
-        "--chunk-avg",
-        "16384",
-        "--chunk-max",
-        "65536",
-        "--pack-size",
-        "65536",
-    ]));
+    let small = ["--chunk-min", "4096", "--chunk-avg", "16384", "--chunk-max", "65536", "--pack-size", "65536"];
+    ok(cairn(&repo).env("CAIRN_PASSWORD", GOLDEN_PASSWORD).arg("init").args(small).args(FAST_KDF));
     ok(cairn(&repo)
+        .env("CAIRN_PASSWORD", GOLDEN_PASSWORD)
         .args(["backup", "--time", "2026-01-02T03:04:05Z", "--host", "golden", "--tag", "fixture"])
         .arg(&src));
-    let dir = fixture();
+    let dir = fixture("golden-v2-encrypted");
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).unwrap();
     copy_tree(&repo, &dir.join("repo"));
     fs::write(dir.join("expected.json"), serde_json::to_string_pretty(&listing(&src)).unwrap()).unwrap();
 }
 
-#[test]
-fn golden_fixture_restores_byte_exact() {
+fn restores(name: &str, password: &str) {
     let tmp = tempfile::tempdir().unwrap();
     // Work on a copy: a test must never write into the committed fixture.
     let repo = tmp.path().join("repo");
-    copy_tree(&fixture().join("repo"), &repo);
+    copy_tree(&fixture(name).join("repo"), &repo);
     let expected: Vec<serde_json::Value> =
-        serde_json::from_str(&fs::read_to_string(fixture().join("expected.json")).unwrap()).unwrap();
-    ok(cairn(&repo).args(["check", "--read-data"]));
-    let snaps: serde_json::Value = serde_json::from_str(&ok(cairn(&repo).args(["snapshots", "--json"]))).unwrap();
+        serde_json::from_str(&fs::read_to_string(fixture(name).join("expected.json")).unwrap()).unwrap();
+    let run = |c: &mut std::process::Command| ok(c.env("CAIRN_PASSWORD", password));
+    run(cairn(&repo).args(["check", "--read-data"]));
+    let snaps: serde_json::Value = serde_json::from_str(&run(cairn(&repo).args(["snapshots", "--json"]))).unwrap();
     assert_eq!(snaps[0]["time"], "2026-01-02T03:04:05Z");
     assert_eq!(snaps[0]["hostname"], "golden");
     let target = tmp.path().join("out");
-    ok(cairn(&repo).args(["restore", "latest", "--target"]).arg(&target));
+    run(cairn(&repo).args(["restore", "latest", "--target"]).arg(&target));
     assert_eq!(listing(&target.join("golden-data")), expected);
+}
+
+#[test]
+fn golden_v1_plaintext_restores_byte_exact() {
+    restores("golden-v1", "unused");
+}
+
+#[test]
+fn golden_v2_encrypted_restores_byte_exact() {
+    restores("golden-v2-encrypted", GOLDEN_PASSWORD);
+    let (code, _) = fails(
+        cairn(&fixture("golden-v2-encrypted").join("repo")).env("CAIRN_PASSWORD", "not it").arg("snapshots"),
+    );
+    assert_eq!(code, 12);
 }

@@ -118,6 +118,8 @@ fn walk(
 #[test]
 fn independent_reader_decodes_the_golden_fixture() {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/golden-v1");
+    // Format 1 (plaintext); encrypted objects are covered by
+    // format-spec/encryption.md and tests/golden.rs.
     let repo = fixture.join("repo");
 
     let cfg = fs::read(repo.join("config")).unwrap();
