@@ -92,12 +92,15 @@ impl Sealer {
             None => (CODEC_NONE, raw),
         };
         if let Some(k) = &self.key {
-            let mut inner = Vec::with_capacity(5 + payload.len());
-            inner.push(codec);
-            inner.extend_from_slice(&(raw.len() as u32).to_le_bytes());
-            inner.extend_from_slice(payload);
-            let mut out = vec![SEAL_VERSION_ENCRYPTED];
-            out.extend_from_slice(&crypto::seal(&k.encrypt, &[SEAL_VERSION_ENCRYPTED, kind as u8], &inner));
+            // version | nonce (filled in) | codec | raw_len | payload, then
+            // encrypted in place after the nonce, tag appended.
+            let mut out = Vec::with_capacity(1 + crypto::NONCE_LEN + 5 + payload.len() + crypto::TAG_LEN);
+            out.push(SEAL_VERSION_ENCRYPTED);
+            out.extend_from_slice(&[0u8; crypto::NONCE_LEN]);
+            out.push(codec);
+            out.extend_from_slice(&(raw.len() as u32).to_le_bytes());
+            out.extend_from_slice(payload);
+            crypto::seal_in_place(&k.encrypt, &[SEAL_VERSION_ENCRYPTED, kind as u8], &mut out, 1);
             return out;
         }
         let mut out = Vec::with_capacity(SEAL_HEADER_LEN + payload.len() + SEAL_CHECK_LEN);

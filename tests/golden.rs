@@ -105,8 +105,7 @@ fn golden_v1_plaintext_restores_byte_exact() {
 #[test]
 fn golden_v2_encrypted_restores_byte_exact() {
     restores("golden-v2-encrypted", GOLDEN_PASSWORD);
-    let (code, _) = fails(
-        cairn(&fixture("golden-v2-encrypted").join("repo")).env("CAIRN_PASSWORD", "not it").arg("snapshots"),
-    );
+    let (code, _) =
+        fails(cairn(&fixture("golden-v2-encrypted").join("repo")).env("CAIRN_PASSWORD", "not it").arg("snapshots"));
     assert_eq!(code, 12);
 }
