@@ -199,3 +199,29 @@ fn damaged_missing_and_substituted_keys_and_config() {
     fs::write(repo.join("config"), cfg).unwrap();
     ok(cairn(&repo).args(["check", "--read-data"]));
 }
+
+#[test]
+fn password_prompt_on_a_terminal_does_not_echo() {
+    use std::io::Write;
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    init_small(&repo);
+    // `script` gives cairn a pseudo-terminal; the password is typed into it.
+    let cmd = format!("{} --repo {} snapshots", env!("CARGO_BIN_EXE_cairn"), repo.display());
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .env_remove("CAIRN_PASSWORD")
+        .env_remove("CAIRN_PASSWORD_FILE")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("script(1) from util-linux");
+    // Type only once the prompt has turned echo off, as a person would.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    child.stdin.take().unwrap().write_all(format!("{PASSWORD}\n").as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("repository password:") && text.contains("0 snapshot(s)"), "{text}");
+    assert!(!text.contains(PASSWORD), "the password was echoed: {text}");
+}
