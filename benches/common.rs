@@ -63,3 +63,21 @@ pub fn warm(dir: &Path) {
         while f.read(&mut buf).unwrap() > 0 {}
     }
 }
+
+/// The benchmark data set (`BENCH_MIB` MiB from `cairn::sample::generate`)
+/// under `base`, generated on first use in a child process, so the
+/// generator's memory is not inherited by (and counted in the peak RSS of)
+/// the measured commands. Returns `None` in that child, which should exit.
+pub fn bench_data(base: &Path, mib: usize) -> Option<std::path::PathBuf> {
+    let data = base.join(format!("data-{mib}"));
+    if std::env::var_os("BENCH_GENERATE").is_some() {
+        cairn::sample::generate(&data, mib, 1).unwrap();
+        return None;
+    }
+    if !data.exists() {
+        eprintln!("generating {mib} MiB of sample data in {}", data.display());
+        let exe = std::env::current_exe().unwrap();
+        assert!(Command::new(exe).env("BENCH_GENERATE", "1").status().unwrap().success());
+    }
+    Some(std::path::absolute(&data).unwrap())
+}

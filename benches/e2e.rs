@@ -104,19 +104,7 @@ fn main() {
     let mib: usize = env_or("BENCH_MIB", 1024);
     let runs: usize = env_or("BENCH_RUNS", 3);
     let base = PathBuf::from(env_or("BENCH_DIR", "target/bench".to_string()));
-    let data = base.join(format!("data-{mib}"));
-    if std::env::var_os("BENCH_GENERATE").is_some() {
-        cairn::sample::generate(&data, mib, 1).unwrap();
-        return;
-    }
-    if !data.exists() {
-        // In a child process, so the generator's memory is not inherited by
-        // (and counted in the peak RSS of) the measured commands.
-        eprintln!("generating {mib} MiB of sample data in {}", data.display());
-        let exe = std::env::current_exe().unwrap();
-        assert!(Command::new(exe).env("BENCH_GENERATE", "1").status().unwrap().success());
-    }
-    let data = std::path::absolute(&data).unwrap();
+    let Some(data) = bench_data(&base, mib) else { return };
     let logical = dir_size(&data);
     let tools = tools();
     // metric name -> tool -> values over runs

@@ -20,16 +20,7 @@ fn main() {
     let mib: usize = env_or("BENCH_MIB", 1024);
     let runs: usize = env_or("BENCH_RUNS", 5);
     let base = PathBuf::from(env_or("BENCH_DIR", "target/bench".to_string()));
-    let data = base.join(format!("data-{mib}"));
-    if std::env::var_os("BENCH_GENERATE").is_some() {
-        cairn::sample::generate(&data, mib, 1).unwrap();
-        return;
-    }
-    if !data.exists() {
-        let exe = std::env::current_exe().unwrap();
-        assert!(Command::new(exe).env("BENCH_GENERATE", "1").status().unwrap().success());
-    }
-    let data = std::path::absolute(&data).unwrap();
+    let Some(data) = bench_data(&base, mib) else { return };
     let cairn = |repo: &PathBuf| {
         let mut c = Command::new(env!("CARGO_BIN_EXE_cairn"));
         c.arg("--repo").arg(repo).env("CAIRN_PASSWORD", "bench").stdout(Stdio::null());
