@@ -40,6 +40,13 @@ pub struct NewKey {
 impl Repository {
     /// Create a repository in an empty or missing local directory.
     pub fn init_local(path: &Path, config: Config, key: Option<NewKey>) -> Result<Self> {
+        Self::check_can_init(path)?;
+        Self::init(Arc::new(LocalBackend::new(path)), config, key)
+    }
+
+    /// Refuse a directory that already holds files (checked before asking
+    /// for a new password).
+    pub fn check_can_init(path: &Path) -> Result<()> {
         if path.exists() {
             let non_empty = std::fs::read_dir(path)
                 .map_err(|e| Error::Backend(BackendError::io(&path.display().to_string(), e)))?
@@ -49,7 +56,7 @@ impl Repository {
                 return Err(Error::AlreadyExists { path: path.display().to_string() });
             }
         }
-        Self::init(Arc::new(LocalBackend::new(path)), config, key)
+        Ok(())
     }
 
     /// Write the key file (if encrypted), then the config, of a new

@@ -47,6 +47,7 @@ impl Args {
     pub fn run(self, path: PathBuf, pw: &super::Password) -> Result<i32> {
         let chunker = ChunkerParams { min: self.chunk_min, avg: self.chunk_avg, max: self.chunk_max };
         let config = Config::new(chunker, self.compression, self.pack_size)?;
+        Repository::check_can_init(&path)?;
         let key = if self.no_encryption { None } else { Some(NewKey { password: pw.get_new()?, params: self.kdf() }) };
         let repo = Repository::init_local(&path, config, key)?;
         let how = if self.no_encryption { "plaintext (--no-encryption)" } else { "encrypted" };
