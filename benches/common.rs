@@ -13,6 +13,7 @@ pub fn measure(cmd: &mut Command) -> (f64, u64, f64) {
     // SAFETY: sync(2) takes no arguments.
     unsafe { libc::sync() };
     let start = Instant::now();
+    #[allow(clippy::zombie_processes)] // reaped by wait4 below
     let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
     let mut status = 0;
     // SAFETY: rusage is plain data, filled in by wait4.

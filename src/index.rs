@@ -93,7 +93,7 @@ impl MasterIndex {
     /// backups is found in either pack; the first is kept).
     pub fn finalize(&mut self) {
         if !self.sorted {
-            self.entries.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+            self.entries.sort_unstable_by_key(|e| e.id);
             self.entries.dedup_by(|a, b| a.id == b.id);
             self.entries.shrink_to_fit();
             self.sorted = true;

@@ -100,12 +100,17 @@ impl ObjectKind {
     }
 }
 
-/// Checked once before anything is written (see `Repository::init`).
-pub fn check_constants() {
-    assert_eq!(PACK_HEADER_LEN, 24);
-    assert_eq!(SEAL_HEADER_LEN, 8);
+// Checked by the compiler.
+const _: () = {
+    assert!(PACK_HEADER_LEN == 24);
+    assert!(SEAL_HEADER_LEN == 8);
     assert!(TREE_MIN_ENTRIES < TREE_MAX_ENTRIES);
     assert!((TREE_CUT_MASK + 1).is_power_of_two());
+    assert!(SEAL_VERSION != SEAL_VERSION_ENCRYPTED);
+};
+
+/// Checked once before anything is written (see `Repository::init`).
+pub fn check_constants() {
     assert_ne!(PACK_MAGIC, CONFIG_MAGIC);
     for k in 1..=6u8 {
         assert_eq!(ObjectKind::from_u8(k).map(|k| k as u8), Some(k));
