@@ -80,10 +80,7 @@ impl Config {
 
     /// The sealer for this repository's objects.
     pub fn sealer(&self, key: Option<Arc<MasterKey>>) -> Sealer {
-        match key {
-            Some(k) => Sealer::encrypted(self.compression_level, k),
-            None => Sealer::new(self.compression_level),
-        }
+        Sealer::with_key(self.compression_level, key)
     }
 
     /// Encode, sealed with `sealer` (encrypted iff the repository is).
@@ -106,12 +103,7 @@ impl Config {
             return Err(Error::NewerFormat { found: version, supported: REPO_VERSION });
         }
         let encrypted = key.is_some();
-        let body = match key {
-            Some(k) => Sealer::encrypted(0, k),
-            None => Sealer::new(0),
-        }
-        .unseal(ObjectKind::Config, &bytes[12..])
-        .map_err(bad)?;
+        let body = Sealer::with_key(0, key).unseal(ObjectKind::Config, &bytes[12..]).map_err(bad)?;
         let decode_err = |e: bincode::Error| bad(FormatError::Decode(e.to_string()));
         let cfg = if version == 1 {
             let v1: ConfigV1 = bincode::deserialize(&body).map_err(decode_err)?;

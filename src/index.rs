@@ -127,11 +127,6 @@ impl MasterIndex {
         self.entries.is_empty()
     }
 
-    /// Every pack named by the index.
-    pub fn packs(&self) -> &[Id] {
-        &self.packs
-    }
-
     /// Every (blob id, location) pair, in id order.
     pub fn iter(&self) -> impl Iterator<Item = (Id, Location)> + '_ {
         self.entries.iter().map(|e| (Id(e.id), self.lookup(&Id(e.id)).expect("present")))

@@ -64,6 +64,11 @@ impl Sealer {
         Sealer { level, key: Some(key) }
     }
 
+    /// Encrypting iff `key` is given.
+    pub fn with_key(level: i32, key: Option<Arc<MasterKey>>) -> Self {
+        Sealer { level, key }
+    }
+
     pub fn is_encrypted(&self) -> bool {
         self.key.is_some()
     }

@@ -6,7 +6,7 @@
 
 use super::{BResult, Backend, BackendError, ObjectInfo};
 use std::fs::{self, File};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -19,10 +19,6 @@ const TMP_PREFIX: &str = ".tmp-";
 impl LocalBackend {
     pub fn new(root: impl Into<PathBuf>) -> Self {
         LocalBackend { root: root.into() }
-    }
-
-    pub fn root(&self) -> &Path {
-        &self.root
     }
 
     fn path(&self, key: &str) -> PathBuf {
@@ -134,12 +130,6 @@ impl Backend for LocalBackend {
     fn location(&self) -> String {
         self.root.display().to_string()
     }
-}
-
-/// Size of a local object without reading it (used by tests and `stats`).
-pub fn file_len(path: &Path) -> std::io::Result<u64> {
-    let mut f = File::open(path)?;
-    f.seek(SeekFrom::End(0))
 }
 
 #[cfg(test)]
