@@ -7,7 +7,7 @@
 //! and the version are readable without a key.
 
 use crate::chunker::ChunkerParams;
-use crate::crypto::MasterKey;
+use crate::crypto::{Cipher, MasterKey};
 use crate::error::{Error, FormatError, Result};
 use crate::format::*;
 use crate::id::Id;
@@ -21,6 +21,26 @@ pub enum Encryption {
     None,
     /// XChaCha20-Poly1305 for every object, keyed BLAKE3 for chunk ids.
     XChaCha20Poly1305,
+    /// XAES-256-GCM for every object, keyed BLAKE3 for chunk ids (default).
+    Xaes256Gcm,
+}
+
+impl Encryption {
+    pub fn cipher(self) -> Option<Cipher> {
+        match self {
+            Encryption::None => None,
+            Encryption::XChaCha20Poly1305 => Some(Cipher::XChaCha20Poly1305),
+            Encryption::Xaes256Gcm => Some(Cipher::Xaes256Gcm),
+        }
+    }
+
+    pub fn from_cipher(c: Option<Cipher>) -> Self {
+        match c {
+            None => Encryption::None,
+            Some(Cipher::XChaCha20Poly1305) => Encryption::XChaCha20Poly1305,
+            Some(Cipher::Xaes256Gcm) => Encryption::Xaes256Gcm,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -80,7 +100,8 @@ impl Config {
 
     /// The sealer for this repository's objects.
     pub fn sealer(&self, key: Option<Arc<MasterKey>>) -> Sealer {
-        Sealer::with_key(self.compression_level, key)
+        let cipher = self.encryption.cipher();
+        Sealer::with_key(self.compression_level, key.zip(cipher))
     }
 
     /// Encode, sealed with `sealer` (encrypted iff the repository is).
@@ -102,8 +123,15 @@ impl Config {
         if version > REPO_VERSION {
             return Err(Error::NewerFormat { found: version, supported: REPO_VERSION });
         }
-        let encrypted = key.is_some();
-        let body = Sealer::with_key(0, key).unseal(ObjectKind::Config, &bytes[12..]).map_err(bad)?;
+        // The config names the cipher, so its own envelope's version byte says
+        // which cipher to open it with; the decoded field must then agree.
+        let cipher = key.as_ref().map(|_| Cipher::from_envelope_version(bytes[12..].first().copied().unwrap_or(0)));
+        let cipher = match cipher {
+            Some(None) => return Err(bad(FormatError::Authentication)),
+            Some(Some(c)) => Some(c),
+            None => None,
+        };
+        let body = Sealer::with_key(0, key.zip(cipher)).unseal(ObjectKind::Config, &bytes[12..]).map_err(bad)?;
         let decode_err = |e: bincode::Error| bad(FormatError::Decode(e.to_string()));
         let cfg = if version == 1 {
             let v1: ConfigV1 = bincode::deserialize(&body).map_err(decode_err)?;
@@ -119,7 +147,7 @@ impl Config {
         } else {
             bincode::deserialize(&body).map_err(decode_err)?
         };
-        if cfg.version != version || (cfg.encryption != Encryption::None) != encrypted {
+        if cfg.version != version || cfg.encryption.cipher() != cipher {
             return Err(bad(FormatError::Decode("config fields disagree with its envelope (edited?)".into())));
         }
         Ok(cfg)

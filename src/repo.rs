@@ -5,7 +5,7 @@
 use crate::backend::local::LocalBackend;
 use crate::backend::{Backend, BackendError};
 use crate::config::{Config, Encryption};
-use crate::crypto::{KdfParams, MasterKey};
+use crate::crypto::{Cipher, KdfParams, MasterKey};
 use crate::error::{Error, FormatError, Result};
 use crate::format::*;
 use crate::id::Id;
@@ -35,6 +35,7 @@ pub type PasswordSource<'a> = &'a dyn Fn() -> Result<String>;
 pub struct NewKey {
     pub password: String,
     pub params: KdfParams,
+    pub cipher: Cipher,
 }
 
 impl Repository {
@@ -71,7 +72,7 @@ impl Repository {
         }
         let (master, key_id) = match key {
             Some(k) => {
-                config.encryption = Encryption::XChaCha20Poly1305;
+                config.encryption = Encryption::from_cipher(Some(k.cipher));
                 let master = Arc::new(MasterKey::random());
                 let id = crate::keys::write_key(&*backend, &master, &k.password, k.params)?;
                 (Some(master), Some(id))

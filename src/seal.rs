@@ -7,11 +7,12 @@
 //! Envelope 1 (format-spec/objects.md):
 //! `1 | kind u8 | codec u8 | 0 u8 | raw_len u32 LE | payload | check[16]`
 //! where `check` is the first 16 bytes of BLAKE3 over everything before it.
-//! Envelope 2 (format-spec/encryption.md):
-//! `2 | nonce[24] | XChaCha20-Poly1305(codec u8 | raw_len u32 LE | payload) | tag[16]`
-//! with associated data `[2, kind]`.
+//! Envelopes 2 and 3 (format-spec/encryption.md):
+//! `v | nonce[24] | AEAD(codec u8 | raw_len u32 LE | payload) | tag[16]`
+//! with associated data `[v, kind]`; v = 2 is XChaCha20-Poly1305, v = 3 is
+//! XAES-256-GCM, and a repository accepts only the one its config names.
 
-use crate::crypto::{self, MasterKey};
+use crate::crypto::{self, Cipher, MasterKey, ObjectKey};
 use crate::error::FormatError;
 use crate::format::*;
 use crate::id::Id;
@@ -50,7 +51,7 @@ fn decompress(payload: &[u8], raw_len: usize) -> Result<Vec<u8>, FormatError> {
 pub struct Sealer {
     /// zstd level; 0 disables compression.
     pub level: i32,
-    key: Option<Arc<MasterKey>>,
+    key: Option<Arc<ObjectKey>>,
 }
 
 impl Sealer {
@@ -60,13 +61,16 @@ impl Sealer {
     }
 
     /// A sealer for an encrypted repository.
-    pub fn encrypted(level: i32, key: Arc<MasterKey>) -> Self {
-        Sealer { level, key: Some(key) }
+    pub fn encrypted(level: i32, key: Arc<MasterKey>, cipher: Cipher) -> Self {
+        Sealer { level, key: Some(Arc::new(ObjectKey::new(key, cipher))) }
     }
 
     /// Encrypting iff `key` is given.
-    pub fn with_key(level: i32, key: Option<Arc<MasterKey>>) -> Self {
-        Sealer { level, key }
+    pub fn with_key(level: i32, key: Option<(Arc<MasterKey>, Cipher)>) -> Self {
+        match key {
+            Some((k, c)) => Sealer::encrypted(level, k, c),
+            None => Sealer::new(level),
+        }
     }
 
     pub fn is_encrypted(&self) -> bool {
@@ -74,7 +78,7 @@ impl Sealer {
     }
 
     pub fn key(&self) -> Option<&Arc<MasterKey>> {
-        self.key.as_ref()
+        self.key.as_ref().map(|k| &k.master)
     }
 
     /// The id of a chunk, tree or snapshot: BLAKE3 of its plaintext, keyed
@@ -82,7 +86,7 @@ impl Sealer {
     /// cannot test whether a known file is stored).
     pub fn id(&self, data: &[u8]) -> Id {
         match &self.key {
-            Some(k) => Id(*blake3::keyed_hash(&k.id, data).as_bytes()),
+            Some(k) => Id(*blake3::keyed_hash(&k.master.id, data).as_bytes()),
             None => Id::hash(data),
         }
     }
@@ -100,12 +104,13 @@ impl Sealer {
             // version | nonce (filled in) | codec | raw_len | payload, then
             // encrypted in place after the nonce, tag appended.
             let mut out = Vec::with_capacity(1 + crypto::NONCE_LEN + 5 + payload.len() + crypto::TAG_LEN);
-            out.push(SEAL_VERSION_ENCRYPTED);
+            let version = k.cipher.envelope_version();
+            out.push(version);
             out.extend_from_slice(&[0u8; crypto::NONCE_LEN]);
             out.push(codec);
             out.extend_from_slice(&(raw.len() as u32).to_le_bytes());
             out.extend_from_slice(payload);
-            crypto::seal_in_place(&k.encrypt, &[SEAL_VERSION_ENCRYPTED, kind as u8], &mut out, 1);
+            k.seal_in_place(&[version, kind as u8], &mut out, 1);
             return out;
         }
         let mut out = Vec::with_capacity(SEAL_HEADER_LEN + payload.len() + SEAL_CHECK_LEN);
@@ -121,18 +126,20 @@ impl Sealer {
     /// encrypted repository accepts only encrypted envelopes, so nobody can
     /// slip a plaintext object into it.
     pub fn unseal(&self, kind: ObjectKind, sealed: &[u8]) -> Result<Vec<u8>, FormatError> {
-        match (sealed.first(), &self.key) {
-            (Some(&SEAL_VERSION_ENCRYPTED), Some(k)) => {
-                let inner = crypto::open(&k.encrypt, &[SEAL_VERSION_ENCRYPTED, kind as u8], &sealed[1..])?;
+        let version = sealed.first().copied();
+        match (version, &self.key) {
+            (Some(v), Some(k)) if v == k.cipher.envelope_version() => {
+                let inner = k.open(&[v, kind as u8], &sealed[1..])?;
                 if inner.len() < 5 {
                     return Err(FormatError::Truncated { len: inner.len() });
                 }
                 let raw_len = u32::from_le_bytes(inner[1..5].try_into().unwrap()) as usize;
                 decode_payload(inner[0], &inner[5..], raw_len)
             }
-            (Some(&SEAL_VERSION_ENCRYPTED), None) => Err(FormatError::NeedKey),
+            (Some(v), None) if Cipher::from_envelope_version(v).is_some() => Err(FormatError::NeedKey),
             // In an encrypted repository anything else fails authentication,
-            // including a plaintext envelope someone put there.
+            // including a plaintext envelope, or one of the other cipher,
+            // someone put there.
             (_, Some(_)) => Err(FormatError::Authentication),
             _ => unseal_plain(kind, sealed),
         }
@@ -193,7 +200,7 @@ mod tests {
     #[test]
     fn encrypted_round_trip_tamper_and_mixing() {
         let key = Arc::new(MasterKey::random());
-        let e = Sealer::encrypted(3, key.clone());
+        let e = Sealer::encrypted(3, key.clone(), Cipher::Xaes256Gcm);
         let raw = b"secret script text, secret script text".repeat(20);
         let sealed = e.seal(ObjectKind::Snapshot, &raw);
         assert!(!sealed.windows(6).any(|w| w == b"secret"));
@@ -209,7 +216,14 @@ mod tests {
         let p = plain.seal(ObjectKind::Snapshot, &raw);
         assert!(matches!(e.unseal(ObjectKind::Snapshot, &p), Err(FormatError::Authentication)));
         assert_ne!(e.id(&raw), plain.id(&raw));
-        assert_eq!(e.id(&raw), Sealer::encrypted(0, key).id(&raw));
+        assert_eq!(e.id(&raw), Sealer::encrypted(0, key.clone(), Cipher::Xaes256Gcm).id(&raw));
+        // Same key, other cipher: each refuses the other's envelopes.
+        let x = Sealer::encrypted(3, key, Cipher::XChaCha20Poly1305);
+        let xs = x.seal(ObjectKind::Snapshot, &raw);
+        assert_eq!((sealed[0], xs[0]), (SEAL_VERSION_XAES, SEAL_VERSION_XCHACHA));
+        assert_eq!(x.unseal(ObjectKind::Snapshot, &xs).unwrap(), raw);
+        assert!(matches!(x.unseal(ObjectKind::Snapshot, &sealed), Err(FormatError::Authentication)));
+        assert!(matches!(e.unseal(ObjectKind::Snapshot, &xs), Err(FormatError::Authentication)));
     }
 
     #[test]

@@ -74,8 +74,8 @@ fn json_schemas_and_cat_and_stats() {
     assert_eq!(snaps[1]["parent"], Value::Null, "second backup has another host, so no parent");
 
     let cfg = json(&ok(cairn(&repo).args(["cat", "config"])));
-    assert_eq!(cfg["version"], 2);
-    assert_eq!(cfg["encryption"], "XChaCha20Poly1305");
+    assert_eq!(cfg["version"], 3);
+    assert_eq!(cfg["encryption"], "Xaes256Gcm");
     assert_eq!(cfg["chunker"]["avg"], 512 * 1024);
     let snap = json(&ok(cairn(&repo).args(["cat", "snapshot", s0["short_id"].as_str().unwrap()])));
     assert_eq!(snap["id"], s0["id"]);

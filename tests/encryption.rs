@@ -32,18 +32,25 @@ fn no_plaintext_at_rest() {
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("data");
     marked_tree(&src);
-    let (plain, enc) = (tmp.path().join("plain"), tmp.path().join("enc"));
+    let (plain, enc, chacha) = (tmp.path().join("plain"), tmp.path().join("enc"), tmp.path().join("chacha"));
     ok(cairn(&plain).args(["init", "--no-encryption"]).args(SMALL_CHUNKS));
     init_small(&enc);
-    for r in [&plain, &enc] {
+    ok(cairn(&chacha).args(["init", "--cipher", "xchacha20-poly1305"]).args(SMALL_CHUNKS).args(FAST_KDF));
+    for r in [&plain, &enc, &chacha] {
         ok(cairn(r).args(["backup", "--tag", "CAIRN-MARKER-7f3a9c1e"]).arg(&src));
     }
     assert!(repo_contains(&plain, MARKER), "the test must be able to see plaintext");
-    assert!(!repo_contains(&enc, MARKER), "marker found in an encrypted repository");
-    assert!(!repo_contains(&enc, src.to_str().unwrap().as_bytes()), "source path leaked");
-    let cfg: serde_json::Value = serde_json::from_str(&ok(cairn(&plain).args(["cat", "config"]))).unwrap();
-    assert_eq!(cfg["encryption"], "None");
-    restore_and_compare(&enc, "latest", &src, tmp.path());
+    for (r, cipher) in [(&plain, "None"), (&enc, "Xaes256Gcm"), (&chacha, "XChaCha20Poly1305")] {
+        let cfg: serde_json::Value = serde_json::from_str(&ok(cairn(r).args(["cat", "config"]))).unwrap();
+        assert_eq!(cfg["encryption"], cipher);
+    }
+    for r in [&enc, &chacha] {
+        assert!(!repo_contains(r, MARKER), "marker found in encrypted repository {}", r.display());
+        assert!(!repo_contains(r, src.to_str().unwrap().as_bytes()), "source path leaked");
+        restore_and_compare(r, "latest", &src, tmp.path());
+    }
+    let (_, err) = fails(cairn(&tmp.path().join("x")).args(["init", "--no-encryption", "--cipher", "xaes-256-gcm"]));
+    assert!(err.contains("cannot be used with"), "{err}");
 }
 
 /// Every object file of a repository, with the command that must read it.

@@ -1,8 +1,10 @@
 //! Golden fixtures: repositories written by earlier builds must keep
-//! restoring byte-exact. `golden-v1` (format 1, plaintext) is frozen: no
-//! current build writes format 1. `golden-v2-encrypted` (format 2, password
-//! "golden password") is regenerated only for a deliberate format change:
-//! `cargo test --release --test golden -- --ignored regenerate`.
+//! restoring byte-exact. Frozen, never rewritten: `golden-v1` (format 1,
+//! plaintext) and `golden-v2-encrypted` (format 2, XChaCha20-Poly1305, the
+//! first encrypted build). `golden-v3-xaes` (format 3, XAES-256-GCM, what
+//! `init` writes today) is regenerated only for a deliberate format change:
+//! `cargo test --release --test golden -- --ignored regenerate`. All encrypted
+//! fixtures use the password "golden password".
 
 mod common;
 use common::*;
@@ -73,7 +75,7 @@ fn regenerate() {
         .env("CAIRN_PASSWORD", GOLDEN_PASSWORD)
         .args(["backup", "--time", "2026-01-02T03:04:05Z", "--host", "golden", "--tag", "fixture"])
         .arg(&src));
-    let dir = fixture("golden-v2-encrypted");
+    let dir = fixture("golden-v3-xaes");
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).unwrap();
     copy_tree(&repo, &dir.join("repo"));
@@ -104,8 +106,16 @@ fn golden_v1_plaintext_restores_byte_exact() {
 
 #[test]
 fn golden_v2_encrypted_restores_byte_exact() {
-    restores("golden-v2-encrypted", GOLDEN_PASSWORD);
-    let (code, _) =
-        fails(cairn(&fixture("golden-v2-encrypted").join("repo")).env("CAIRN_PASSWORD", "not it").arg("snapshots"));
-    assert_eq!(code, 12);
+    for name in ["golden-v2-encrypted", "golden-v3-xaes"] {
+        restores(name, GOLDEN_PASSWORD);
+        let (code, _) = fails(cairn(&fixture(name).join("repo")).env("CAIRN_PASSWORD", "not it").arg("snapshots"));
+        assert_eq!(code, 12);
+    }
+    let cfg = |name: &str| -> serde_json::Value {
+        let out = ok(cairn(&fixture(name).join("repo")).env("CAIRN_PASSWORD", GOLDEN_PASSWORD).args(["cat", "config"]));
+        serde_json::from_str(&out).unwrap()
+    };
+    let (v2, v3) = (cfg("golden-v2-encrypted"), cfg("golden-v3-xaes"));
+    assert_eq!((&v2["version"], &v2["encryption"]), (&2.into(), &"XChaCha20Poly1305".into()));
+    assert_eq!((&v3["version"], &v3["encryption"]), (&3.into(), &"Xaes256Gcm".into()));
 }

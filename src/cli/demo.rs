@@ -4,7 +4,7 @@ use super::human;
 use anyhow::Result;
 use cairn::backup::{backup, BackupOptions};
 use cairn::config::{Config, DEFAULT_COMPRESSION, DEFAULT_PACK_SIZE};
-use cairn::crypto::KdfParams;
+use cairn::crypto::{Cipher, KdfParams};
 use cairn::repo::NewKey;
 use cairn::restore::{restore, RestoreOptions};
 use cairn::{sample, Repository};
@@ -33,7 +33,7 @@ impl Args {
         );
 
         let config = Config::new(Default::default(), DEFAULT_COMPRESSION, DEFAULT_PACK_SIZE)?;
-        let key = NewKey { password: "demo password".into(), params: KdfParams::default() };
+        let key = NewKey { password: "demo password".into(), params: KdfParams::default(), cipher: Cipher::Xaes256Gcm };
         let mut repo = Repository::init_local(&repo_dir, config, Some(key))?;
         println!("2. created encrypted repository {} (password \"demo password\")", repo_dir.display());
 

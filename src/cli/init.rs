@@ -3,7 +3,7 @@
 use anyhow::Result;
 use cairn::chunker::ChunkerParams;
 use cairn::config::{Config, DEFAULT_COMPRESSION, DEFAULT_PACK_SIZE};
-use cairn::crypto::KdfParams;
+use cairn::crypto::{Cipher, KdfParams};
 use cairn::repo::NewKey;
 use cairn::Repository;
 use std::path::PathBuf;
@@ -27,8 +27,13 @@ pub struct Args {
     chunk_max: u32,
     /// Create a plaintext repository on purpose: anyone who can read the
     /// storage can read the data.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "cipher")]
     no_encryption: bool,
+    /// The AEAD for every object: XAES-256-GCM (AES-256-GCM with a derived
+    /// key per nonce; fastest with AES instructions) or XChaCha20-Poly1305
+    /// (fastest without them).
+    #[arg(long, value_enum, default_value_t = Cipher::Xaes256Gcm)]
+    cipher: Cipher,
     /// Argon2id memory in KiB for the first key.
     #[arg(long, default_value_t = KdfParams::default().memory_kib)]
     kdf_memory_kib: u32,
@@ -48,7 +53,11 @@ impl Args {
         let chunker = ChunkerParams { min: self.chunk_min, avg: self.chunk_avg, max: self.chunk_max };
         let config = Config::new(chunker, self.compression, self.pack_size)?;
         Repository::check_can_init(&path)?;
-        let key = if self.no_encryption { None } else { Some(NewKey { password: pw.get_new()?, params: self.kdf() }) };
+        let key = if self.no_encryption {
+            None
+        } else {
+            Some(NewKey { password: pw.get_new()?, params: self.kdf(), cipher: self.cipher })
+        };
         let repo = Repository::init_local(&path, config, key)?;
         let how = if self.no_encryption { "plaintext (--no-encryption)" } else { "encrypted" };
         println!("created {how} cairn repository {} at {}", repo.config.id.short(), path.display());

@@ -4,8 +4,8 @@
 //! first object is written so a mistaken edit here can never reach a disk.
 
 /// Repository format version written by this build. Readers refuse a larger
-/// one. Version 1 (plaintext only) is still read.
-pub const REPO_VERSION: u32 = 2;
+/// one. Versions 1 (plaintext only) and 2 (no XAES-256-GCM) are still read.
+pub const REPO_VERSION: u32 = 3;
 
 /// First 8 bytes of the `config` object; the format version follows in plaintext
 /// so that an older reader can refuse a newer repository before decoding anything.
@@ -25,8 +25,11 @@ pub const PACK_FOOTER_LEN: usize = 8;
 
 /// Version byte at offset 0 of every sealed envelope.
 pub const SEAL_VERSION: u8 = 1;
-/// Version byte of an encrypted envelope (format-spec/encryption.md).
-pub const SEAL_VERSION_ENCRYPTED: u8 = 2;
+/// Version byte of an envelope encrypted with XChaCha20-Poly1305
+/// (format-spec/encryption.md).
+pub const SEAL_VERSION_XCHACHA: u8 = 2;
+/// Version byte of an envelope encrypted with XAES-256-GCM.
+pub const SEAL_VERSION_XAES: u8 = 3;
 /// Envelope header: version, kind, codec, reserved, raw length (u32 LE).
 pub const SEAL_HEADER_LEN: usize = 8;
 /// Truncated BLAKE3 of header + payload, appended to every envelope.
@@ -106,7 +109,8 @@ const _: () = {
     assert!(SEAL_HEADER_LEN == 8);
     assert!(TREE_MIN_ENTRIES < TREE_MAX_ENTRIES);
     assert!((TREE_CUT_MASK + 1).is_power_of_two());
-    assert!(SEAL_VERSION != SEAL_VERSION_ENCRYPTED);
+    assert!(SEAL_VERSION != SEAL_VERSION_XCHACHA && SEAL_VERSION != SEAL_VERSION_XAES);
+    assert!(SEAL_VERSION_XCHACHA != SEAL_VERSION_XAES);
 };
 
 /// Checked once before anything is written (see `Repository::init`).
