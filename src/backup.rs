@@ -1,6 +1,7 @@
 //! The backup pipeline, as named stages:
-//! source (walk, stat, parent lookup) → chunker → hasher → compressor/sealer
-//! → packer → backend, then the commit: index, then snapshot.
+//! source (walk, stat, parent lookup; or a SQLite read transaction) →
+//! chunker (FastCDC; one chunk per page for SQLite) → hasher →
+//! compressor/sealer → packer → backend, then the commit: index, then snapshot.
 //!
 //! Write order follows from one invariant: *every object a committed object
 //! names is already durable.* So packs are stored (and fsynced) first, then
@@ -16,6 +17,8 @@ use crate::index::IndexPack;
 use crate::repo::Repository;
 use crate::snapshot::{Snapshot, Source, SourceKind, Summary};
 use crate::source::files::{FileArchiver, FileStats};
+use crate::sqlite::capture::{capture, CaptureOptions};
+use crate::sqlite::manifest::SqliteManifest;
 use crate::store::{BlobWriter, WriteStats};
 use crate::tree::{Node, NodeKind, TreeBuilder};
 use std::collections::HashMap;
@@ -25,7 +28,9 @@ use std::time::Instant;
 
 #[derive(Debug, Clone, Default)]
 pub struct BackupOptions {
+    /// Files and directories; `sqlite:PATH` for a SQLite database.
     pub paths: Vec<PathBuf>,
+    pub sqlite: CaptureOptions,
     pub tags: Vec<String>,
     /// Snapshot time; now when absent.
     pub time: Option<jiff::Timestamp>,
@@ -41,12 +46,15 @@ pub struct BackupResult {
     pub snapshot: Snapshot,
     pub files: FileStats,
     pub written: WriteStats,
+    /// Every SQLite database captured, by path.
+    pub databases: Vec<(String, SqliteManifest)>,
     pub warnings: Vec<String>,
     pub seconds: f64,
 }
 
 /// One source path, resolved.
 struct SourcePath {
+    kind: SourceKind,
     abs: PathBuf,
     name: Vec<u8>,
 }
@@ -58,13 +66,13 @@ pub fn backup(repo: &Repository, opts: &BackupOptions) -> Result<BackupResult> {
     let sources = resolve_sources(&opts.paths)?;
     let host = opts.host.clone().unwrap_or_else(hostname);
     let source_list: Vec<Source> =
-        sources.iter().map(|s| Source { kind: SourceKind::Files, path: s.abs.display().to_string() }).collect();
+        sources.iter().map(|s| Source { kind: s.kind, path: s.abs.display().to_string() }).collect();
     let parent = find_parent(repo, &host, &source_list)?;
 
     // Chunker → hasher → sealer → packer → backend.
     let mut writer = BlobWriter::new(repo);
-    let archived = archive_sources(repo, &mut writer, &sources, parent.as_ref().map(|p| &p.1), opts.force);
-    let (tree, files, warnings) = match archived {
+    let archived = archive_sources(repo, &mut writer, &sources, parent.as_ref().map(|p| &p.1), opts);
+    let Archived { tree, files, databases, warnings } = match archived {
         Ok(v) => v,
         Err(e) => return Err(writer.abort().unwrap_or(e)),
     };
@@ -86,12 +94,12 @@ pub fn backup(repo: &Repository, opts: &BackupOptions) -> Result<BackupResult> {
             files: files.files_new + files.files_changed + files.files_unmodified,
             dirs: files.dirs,
             symlinks: files.symlinks,
-            bytes: files.bytes_logical,
+            bytes: files.bytes_logical + databases.iter().map(|d| d.1.db_size()).sum::<u64>(),
         },
         nonce,
     };
     let id = commit(repo, packs, &snapshot)?;
-    Ok(BackupResult { id, snapshot, files, written, warnings, seconds: start.elapsed().as_secs_f64() })
+    Ok(BackupResult { id, snapshot, files, written, databases, warnings, seconds: start.elapsed().as_secs_f64() })
 }
 
 /// Write the index for `packs` (already durable), then the snapshot. On
@@ -127,6 +135,11 @@ fn resolve_sources(paths: &[PathBuf]) -> Result<Vec<SourcePath>> {
     }
     let mut out: Vec<SourcePath> = Vec::new();
     for p in paths {
+        let (kind, p) = match p.as_os_str().as_bytes().strip_prefix(b"sqlite:") {
+            Some(rest) => (SourceKind::Sqlite, PathBuf::from(std::ffi::OsStr::from_bytes(rest))),
+            None => (SourceKind::Files, p.clone()),
+        };
+        let p = &p;
         let abs = std::path::absolute(p).map_err(|e| Error::SourceRead { path: p.clone(), source: e })?;
         std::fs::symlink_metadata(&abs).map_err(|e| Error::SourceRead { path: p.clone(), source: e })?;
         let name = abs.file_name().map(|n| n.as_bytes().to_vec()).unwrap_or_else(|| b"root".to_vec());
@@ -136,7 +149,7 @@ fn resolve_sources(paths: &[PathBuf]) -> Result<Vec<SourcePath>> {
                 String::from_utf8_lossy(&name)
             )));
         }
-        out.push(SourcePath { abs, name });
+        out.push(SourcePath { kind, abs, name });
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
@@ -150,33 +163,49 @@ fn find_parent(repo: &Repository, host: &str, sources: &[Source]) -> Result<Opti
     Ok(repo.list_snapshots()?.into_iter().rev().find(|(_, s)| s.hostname == host && s.source_key() == key))
 }
 
+struct Archived {
+    tree: Vec<Id>,
+    files: FileStats,
+    databases: Vec<(String, SqliteManifest)>,
+    warnings: Vec<String>,
+}
+
 /// Chunker → hasher → sealer → packer for every source; returns the root tree.
 fn archive_sources(
     repo: &Repository,
     writer: &mut BlobWriter,
     sources: &[SourcePath],
     parent: Option<&Snapshot>,
-    force: bool,
-) -> Result<(Vec<Id>, FileStats, Vec<String>)> {
+    opts: &BackupOptions,
+) -> Result<Archived> {
     let parent_root: HashMap<Vec<u8>, Node> = match parent {
         Some(p) => repo.load_tree(&p.tree)?.into_iter().map(|n| (n.name.clone(), n)).collect(),
         None => HashMap::new(),
     };
     let mut nodes = Vec::new();
+    let mut databases = Vec::new();
+    let mut db_warnings = Vec::new();
+    let force = opts.force;
     let mut archiver = FileArchiver { repo, writer, force, stats: FileStats::default(), warnings: vec![], buf: vec![] };
     for s in sources {
-        if let Some(node) = archiver.archive(&s.abs, s.name.clone(), parent_root.get(&s.name))? {
+        if s.kind == SourceKind::Sqlite {
+            let c = capture(repo, archiver.writer, &s.abs, s.name.clone(), &opts.sqlite)?;
+            databases.push((s.abs.display().to_string(), c.manifest));
+            db_warnings.extend(c.warnings);
+            nodes.push(c.node);
+        } else if let Some(node) = archiver.archive(&s.abs, s.name.clone(), parent_root.get(&s.name))? {
             nodes.push(node);
         }
     }
-    let (stats, warnings) = (archiver.stats, archiver.warnings);
+    let (stats, mut warnings) = (archiver.stats, archiver.warnings);
+    warnings.extend(db_warnings);
     let mut root = TreeBuilder::new();
     let mut store = |bytes: Vec<u8>| writer.add(repo.index(), crate::format::ObjectKind::Tree, &bytes);
     for n in nodes {
         debug_assert!(n.kind != NodeKind::Dir || n.name != b"");
         root.push(n, &mut store)?;
     }
-    Ok((root.finish(&mut store)?, stats, warnings))
+    Ok(Archived { tree: root.finish(&mut store)?, files: stats, databases, warnings })
 }
 
 /// This machine's host name.

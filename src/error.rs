@@ -86,6 +86,8 @@ pub enum Error {
     PackerFailed,
     #[error("path {0:?} is not in the snapshot")]
     PathNotInSnapshot(String),
+    #[error(transparent)]
+    Sqlite(#[from] crate::sqlite::SqliteError),
 }
 
 impl Error {
@@ -100,6 +102,7 @@ impl Error {
             Error::WrongPassword { .. } => 12,
             Error::Damaged(_) => 3,
             Error::RestoreIncomplete { .. } => 3,
+            Error::Sqlite(crate::sqlite::SqliteError::VerifyFailed { .. }) => 3,
             _ => 1,
         }
     }

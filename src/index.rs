@@ -3,7 +3,7 @@
 //!
 //! The in-memory index is a sorted array of fixed 48-byte records searched by
 //! binary search, not a general-purpose hash map: 32-byte id, pack number with
-//! the blob kind in its top bit, offset, sealed length and plaintext length.
+//! the blob kind in its top four bits, offset, sealed length and plaintext length.
 //! Memory per indexed chunk is 48 bytes (format-spec/index.md gives the
 //! formula per TiB).
 
@@ -35,7 +35,10 @@ struct Entry {
     raw_length: u32,
 }
 
-const TREE_BIT: u32 = 1 << 31;
+/// The blob kind lives in the top 4 bits of `pack_kind`, the pack number in
+/// the other 28 (268 million packs, 4 EiB at the default pack size).
+const KIND_SHIFT: u32 = 28;
+const PACK_MASK: u32 = (1 << KIND_SHIFT) - 1;
 
 /// Where a blob is stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,10 +79,10 @@ impl MasterIndex {
                 self.packs.push(p.id);
             }
             for b in &p.blobs {
-                let kind_bit = if b.kind == ObjectKind::Tree as u8 { TREE_BIT } else { 0 };
+                assert!(n <= PACK_MASK && b.kind < 16, "index limits exceeded");
                 self.entries.push(Entry {
                     id: b.id.0,
-                    pack_kind: n | kind_bit,
+                    pack_kind: n | (b.kind as u32) << KIND_SHIFT,
                     offset: b.offset,
                     length: b.length,
                     raw_length: b.raw_length,
@@ -111,8 +114,9 @@ impl MasterIndex {
 
     pub fn lookup(&self, id: &Id) -> Option<Location> {
         self.find(id).map(|e| Location {
-            pack: self.packs[(e.pack_kind & !TREE_BIT) as usize],
-            kind: if e.pack_kind & TREE_BIT != 0 { ObjectKind::Tree } else { ObjectKind::Data },
+            pack: self.packs[(e.pack_kind & PACK_MASK) as usize],
+            // An unknown kind reads as data, and then fails the kind check when opened.
+            kind: ObjectKind::from_u8((e.pack_kind >> KIND_SHIFT) as u8).unwrap_or(ObjectKind::Data),
             offset: e.offset,
             length: e.length,
             raw_length: e.raw_length,

@@ -235,8 +235,13 @@ impl Repository {
     /// its own index and tolerates unreadable index files).
     pub fn read_blob_with(&self, index: &MasterIndex, id: &Id) -> Result<Vec<u8>> {
         let loc = index.lookup(id).ok_or_else(|| Error::BlobNotIndexed { kind: "data or tree", id: id.to_hex() })?;
-        let key = pack_key(&loc.pack);
-        let sealed = self.backend.get_range(&key, loc.offset as u64, loc.length as u64)?;
+        let sealed = self.backend.get_range(&pack_key(&loc.pack), loc.offset as u64, loc.length as u64)?;
+        self.open_located(id, &loc, &sealed)
+    }
+
+    /// Open the sealed bytes of blob `id` read from `loc`, checking its
+    /// kind, authenticity and hash.
+    pub fn open_located(&self, id: &Id, loc: &Location, sealed: &[u8]) -> Result<Vec<u8>> {
         let entry = BlobEntry {
             id: *id,
             kind: loc.kind as u8,
@@ -244,8 +249,8 @@ impl Repository {
             length: loc.length,
             raw_length: loc.raw_length,
         };
-        open_blob(&entry, &sealed, &self.sealer)
-            .map_err(|e| Error::format(format!("{} blob {id} in pack {key}", loc.kind.name()), e))
+        open_blob(&entry, sealed, &self.sealer)
+            .map_err(|e| Error::format(format!("{} blob {id} in pack {}", loc.kind.name(), pack_key(&loc.pack)), e))
     }
 
     /// All entries of a directory stored as `ids`.

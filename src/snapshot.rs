@@ -5,10 +5,12 @@ use crate::error::{Error, FormatError, Result};
 use crate::id::Id;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum SourceKind {
     /// A file or directory tree.
     Files,
+    /// A SQLite database, captured page by page (format 3).
+    Sqlite,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -61,6 +61,11 @@ pub fn stats(repo: &Repository, snaps: &[Snapshot], whole_repo: bool) -> Result<
                 NodeKind::File => node.content.iter().for_each(|c| count(c, &mut s)),
                 NodeKind::Dir => node.subtree.iter().for_each(|t| count(t, &mut s)),
                 NodeKind::Symlink => {}
+                NodeKind::Sqlite => {
+                    let (meta, pages) =
+                        crate::sqlite::manifest::referenced(&mut |id| repo.read_blob(id), &node.content[0])?;
+                    meta.iter().chain(&pages).for_each(|c| count(c, &mut s));
+                }
             }
             Ok(())
         })?;

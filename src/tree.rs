@@ -18,6 +18,10 @@ pub enum NodeKind {
     File,
     Dir,
     Symlink,
+    /// A SQLite database captured page by page (format 3): `content` holds
+    /// one id, its manifest blob (format-spec/sqlite.md); `size` is
+    /// page size × page count.
+    Sqlite,
 }
 
 /// Flag bit: the file changed while it was read; `content` holds what was read.

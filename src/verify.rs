@@ -193,6 +193,7 @@ fn snapshot_problems(repo: &Repository, index: &MasterIndex, bad_blobs: &Damage,
                     }
                 }
                 NodeKind::Symlink => {}
+                NodeKind::Sqlite => problems.extend(sqlite_problems(repo, index, &n, &mut seen, &problem)),
             }
         }
     }
@@ -252,4 +253,33 @@ fn read_pack(repo: &Repository, pack: &Id, blobs: &PackBlobs) -> PackResult {
         }
     }
     PackResult { pack: *pack, blob_errors: errs, pack_error: pack_err, blobs_read: blobs.len() }
+}
+
+/// A SQLite node's manifest, page lists and pages: each indexed and intact.
+fn sqlite_problems(
+    repo: &Repository,
+    index: &MasterIndex,
+    n: &crate::tree::Node,
+    seen: &mut HashSet<Id>,
+    problem: &dyn Fn(&Id, &str) -> Option<String>,
+) -> Vec<String> {
+    let Some(manifest) = n.content.first() else { return vec!["sqlite node without a manifest".into()] };
+    let mut problems = Vec::new();
+    let mut read = |id: &Id| -> Result<Vec<u8>> {
+        if let Some(p) = problem(id, "sqlite metadata") {
+            return Err(crate::Error::InvalidArgument(p));
+        }
+        repo.read_blob_with(index, id)
+    };
+    match crate::sqlite::manifest::referenced(&mut read, manifest) {
+        Ok((_, pages)) => {
+            for p in pages {
+                if seen.insert(p) {
+                    problems.extend(problem(&p, "page"));
+                }
+            }
+        }
+        Err(e) => problems.push(format!("database {}: {e}", String::from_utf8_lossy(&n.name))),
+    }
+    problems
 }

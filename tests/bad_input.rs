@@ -8,11 +8,6 @@ use common::*;
 use std::fs;
 use std::sync::Arc;
 
-fn one_line(err: &str) {
-    assert_eq!(err.trim().lines().count(), 1, "expected one line: {err}");
-    assert!(err.starts_with("error: "), "{err}");
-}
-
 fn populated() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf, String) {
     let tmp = tempfile::tempdir().unwrap();
     let (repo, src) = (tmp.path().join("repo"), tmp.path().join("data"));

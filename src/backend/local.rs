@@ -18,7 +18,10 @@ const TMP_PREFIX: &str = ".tmp-";
 
 impl LocalBackend {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        LocalBackend { root: root.into() }
+        // Absolute, so walking up parents in `ensure_dir` always ends at `/`
+        // (a relative root's parent chain ends in an empty path).
+        let root = root.into();
+        LocalBackend { root: std::path::absolute(&root).unwrap_or(root) }
     }
 
     fn path(&self, key: &str) -> PathBuf {
@@ -30,7 +33,9 @@ impl LocalBackend {
         if dir.is_dir() {
             return Ok(());
         }
-        let parent = dir.parent().unwrap_or(&self.root).to_path_buf();
+        let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()).map(Path::to_path_buf) else {
+            return fs::create_dir_all(dir).map_err(|e| BackendError::io(key, e));
+        };
         self.ensure_dir(&parent, key)?;
         match fs::create_dir(dir) {
             Ok(()) => fsync_dir(&parent).map_err(|e| BackendError::io(key, e)),

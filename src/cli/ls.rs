@@ -8,10 +8,12 @@ use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Snapshot: `latest`, a full id or a unique id prefix.
-    snapshot: String,
+    /// Snapshot: `latest`, a full id or a unique id prefix (omit it with --at).
+    snapshot: Option<String>,
     /// Only list this path inside the snapshot, and what is below it.
     path: Option<String>,
+    #[command(flatten)]
+    at: super::select::At,
     /// One JSON object per line: path, type, mode, size, mtime.
     #[arg(long)]
     json: bool,
@@ -22,6 +24,7 @@ fn kind(n: &Node) -> &'static str {
         NodeKind::File => "file",
         NodeKind::Dir => "dir",
         NodeKind::Symlink => "symlink",
+        NodeKind::Sqlite => "sqlite",
     }
 }
 
@@ -44,8 +47,18 @@ impl Args {
     }
 
     pub fn run(self, repo: &Repository) -> Result<i32> {
-        let (_, snap) = repo.resolve_snapshot(&self.snapshot)?;
-        let (tree, prefix) = match self.path.as_deref().map(|p| PathBuf::from(p.trim_matches('/'))) {
+        // With --at the snapshot is chosen by time, so a lone positional is the path.
+        let (spec, path) = match (&self.at.at, &self.snapshot, &self.path) {
+            (Some(_), Some(p), None) => (None, Some(p.clone())),
+            _ => (self.snapshot.clone(), self.path.clone()),
+        };
+        if spec.is_none() && self.at.at.is_none() && self.at.source.is_none() {
+            return Err(
+                cairn::Error::InvalidArgument("which snapshot? give `latest`, an id, or --at TIME".into()).into()
+            );
+        }
+        let snap = self.at.select(repo, spec)?.snapshot;
+        let (tree, prefix) = match path.as_deref().map(|p| PathBuf::from(p.trim_matches('/'))) {
             Some(p) if !p.as_os_str().is_empty() => {
                 let node = repo
                     .find_path(&snap.tree, &p)?

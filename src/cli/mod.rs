@@ -9,6 +9,7 @@ mod init;
 mod key;
 mod ls;
 mod restore;
+mod select;
 mod snapshots;
 mod stats;
 
@@ -36,13 +37,13 @@ pub struct Cli {
 enum Command {
     /// Create a new, empty repository.
     Init(init::Args),
-    /// Take a snapshot of files and directories.
+    /// Take a snapshot of files, directories and SQLite databases (sqlite:PATH).
     Backup(backup::Args),
     /// List snapshots, oldest first.
     Snapshots(snapshots::Args),
     /// List the entries of a snapshot.
     Ls(ls::Args),
-    /// Restore a snapshot (or part of it) into a directory.
+    /// Restore a snapshot (or part of it) into a directory, or a database to a path.
     Restore(restore::Args),
     /// Print a repository object as JSON: config, snapshot ID or tree ID.
     Cat(cat::Args),

@@ -7,17 +7,22 @@ use cairn::Repository;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// One snapshot (latest, id or prefix); the whole repository when absent.
+    /// One snapshot (latest, id or prefix); the whole repository when absent
+    /// (and no --at or --source is given).
     snapshot: Option<String>,
+    #[command(flatten)]
+    at: super::select::At,
     #[arg(long)]
     json: bool,
 }
 
 impl Args {
     pub fn run(self, repo: &Repository) -> Result<i32> {
-        let (snaps, whole) = match &self.snapshot {
-            Some(s) => (vec![repo.resolve_snapshot(s)?.1], false),
-            None => (repo.list_snapshots()?.into_iter().map(|(_, s)| s).collect(), true),
+        let one = self.snapshot.is_some() || self.at.at.is_some() || self.at.source.is_some();
+        let (snaps, whole) = if one {
+            (vec![self.at.select(repo, self.snapshot.clone())?.snapshot], false)
+        } else {
+            (repo.list_snapshots()?.into_iter().map(|(_, s)| s).collect(), true)
         };
         let s = stats(repo, &snaps, whole)?;
         if self.json {

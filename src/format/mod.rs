@@ -61,6 +61,13 @@ pub const PREFIX_INDEX: &str = "index/";
 pub const PREFIX_SNAPSHOTS: &str = "snapshots/";
 pub const PREFIX_KEYS: &str = "keys/";
 
+/// Page ids per page-list blob of a SQLite manifest: 2048 × 32 bytes =
+/// 64 KiB, so 4096 blobs list a 32 GiB database of 4 KiB pages and an
+/// unchanged 8 MiB region shares its page-list blob with the previous snapshot.
+pub const PAGE_LIST_IDS: usize = 2048;
+/// SQLite page sizes are powers of two in this range.
+pub const SQLITE_PAGE_SIZE_LIMITS: (u32, u32) = (512, 65536);
+
 /// Limits on chunker parameters accepted by fastcdc v2020.
 pub const CHUNK_MIN_LIMITS: (u32, u32) = (64, 1 << 20);
 pub const CHUNK_AVG_LIMITS: (u32, u32) = (256, 4 << 20);
@@ -77,6 +84,10 @@ pub enum ObjectKind {
     Snapshot = 4,
     Config = 5,
     PackTrailer = 6,
+    /// A SQLite snapshot's manifest (format 3).
+    SqliteManifest = 7,
+    /// A run of page ids of a SQLite snapshot (format 3).
+    PageList = 8,
 }
 
 impl ObjectKind {
@@ -88,6 +99,8 @@ impl ObjectKind {
             4 => Self::Snapshot,
             5 => Self::Config,
             6 => Self::PackTrailer,
+            7 => Self::SqliteManifest,
+            8 => Self::PageList,
             _ => return None,
         })
     }
@@ -99,6 +112,8 @@ impl ObjectKind {
             Self::Snapshot => "snapshot",
             Self::Config => "config",
             Self::PackTrailer => "pack-trailer",
+            Self::SqliteManifest => "sqlite-manifest",
+            Self::PageList => "page-list",
         }
     }
 }
@@ -116,7 +131,7 @@ const _: () = {
 /// Checked once before anything is written (see `Repository::init`).
 pub fn check_constants() {
     assert_ne!(PACK_MAGIC, CONFIG_MAGIC);
-    for k in 1..=6u8 {
+    for k in 1..=8u8 {
         assert_eq!(ObjectKind::from_u8(k).map(|k| k as u8), Some(k));
     }
 }

@@ -101,7 +101,7 @@ fn ns(sec: i64, nsec: i64) -> i64 {
     sec.saturating_mul(1_000_000_000).saturating_add(nsec)
 }
 
-fn base_node(name: Vec<u8>, kind: NodeKind, m: &Metadata) -> Node {
+pub(crate) fn base_node(name: Vec<u8>, kind: NodeKind, m: &Metadata) -> Node {
     Node {
         name,
         kind,

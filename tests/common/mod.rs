@@ -47,6 +47,12 @@ pub fn fails(cmd: &mut Command) -> (i32, String) {
     (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
+/// An error report is exactly one line, `error: ...`.
+pub fn one_line(err: &str) {
+    assert_eq!(err.trim().lines().count(), 1, "expected one line: {err}");
+    assert!(err.starts_with("error: "), "{err}");
+}
+
 /// An encrypted repository (the default) with small chunks and a cheap KDF.
 pub fn init_small(repo: &Path) {
     ok(cairn(repo).arg("init").args(SMALL_CHUNKS).args(FAST_KDF));

@@ -1,0 +1,34 @@
+//! Snapshot selection shared by `ls`, `restore` and `stats`: an id, or a
+//! point in time with `--at`, narrowed to one source with `--source`.
+
+use anyhow::Result;
+use cairn::select::{select, Query, Selected};
+use cairn::Repository;
+
+#[derive(clap::Args)]
+pub struct At {
+    /// Point in time (RFC 3339, e.g. 2026-01-31T12:00:00Z): use the newest
+    /// snapshot taken at or before it.
+    #[arg(long)]
+    pub at: Option<String>,
+    /// Only snapshots that include this source, as given to backup
+    /// (a path, or sqlite:PATH).
+    #[arg(long)]
+    pub source: Option<String>,
+}
+
+impl At {
+    pub fn query(&self, spec: Option<String>) -> Result<Query> {
+        let at = self.at.as_deref().map(super::backup::parse_time).transpose()?;
+        Ok(Query { spec, at, source: self.source.clone(), host: None })
+    }
+
+    /// Select, and say on stderr which snapshot `--at` chose.
+    pub fn select(&self, repo: &Repository, spec: Option<String>) -> Result<Selected> {
+        let sel = select(repo, &self.query(spec)?)?;
+        if let Some(n) = &sel.note {
+            eprintln!("{n}");
+        }
+        Ok(sel)
+    }
+}
