@@ -85,6 +85,13 @@ impl BlobWriter {
     /// The bytes are copied only when the blob is new.
     pub fn add(&mut self, index: &MasterIndex, kind: ObjectKind, data: &[u8]) -> Result<Id> {
         let id = self.sealer.id(data);
+        self.add_hashed(index, kind, id, data)
+    }
+
+    /// `add` for a caller that already computed `id` with `sealer().id`
+    /// (the SQLite source hashes batches of pages on several threads).
+    pub fn add_hashed(&mut self, index: &MasterIndex, kind: ObjectKind, id: Id, data: &[u8]) -> Result<Id> {
+        debug_assert_eq!(id, self.sealer.id(data));
         if index.contains(&id) || !self.pending.insert(id) {
             return Ok(id);
         }
@@ -100,6 +107,10 @@ impl BlobWriter {
             .send(Job { id, kind, data: data.to_vec() })
             .expect("sealer threads alive");
         Ok(id)
+    }
+
+    pub fn sealer(&self) -> &Sealer {
+        &self.sealer
     }
 
     /// True if this writer already queued `id`.

@@ -115,3 +115,14 @@ fn demo_runs_end_to_end() {
     assert!(out.contains("verified:") && out.contains("byte-exact"), "{out}");
     assert!(out.contains("dedup"), "{out}");
 }
+
+/// A relative --repo whose directory does not exist yet (this once recursed
+/// forever creating parents).
+#[test]
+fn relative_repository_path() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rel = std::path::Path::new("nested/repo");
+    ok(cairn(rel).current_dir(tmp.path()).arg("init").args(FAST_KDF));
+    ok(cairn(rel).current_dir(tmp.path()).arg("backup").arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml")));
+    assert!(tmp.path().join("nested/repo/config").is_file());
+}

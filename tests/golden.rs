@@ -75,11 +75,36 @@ fn regenerate() {
         .env("CAIRN_PASSWORD", GOLDEN_PASSWORD)
         .args(["backup", "--time", "2026-01-02T03:04:05Z", "--host", "golden", "--tag", "fixture"])
         .arg(&src));
+    // Format 3 also stores SQLite databases: a second snapshot holds one.
+    let db = tmp.path().join("golden.db");
+    build_db(&db);
+    ok(cairn(&repo)
+        .env("CAIRN_PASSWORD", GOLDEN_PASSWORD)
+        .args(["backup", "--time", "2026-01-03T00:00:00Z", "--host", "golden"])
+        .arg(format!("sqlite:{}", db.display())));
     let dir = fixture("golden-v3-xaes");
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).unwrap();
     copy_tree(&repo, &dir.join("repo"));
     fs::write(dir.join("expected.json"), serde_json::to_string_pretty(&listing(&src)).unwrap()).unwrap();
+    fs::write(dir.join("expected-db.blake3"), blake3::hash(&fs::read(&db).unwrap()).to_hex().as_str()).unwrap();
+}
+
+/// A small rollback-journal database, so the file is exactly its page image.
+fn build_db(path: &Path) {
+    let c = rusqlite::Connection::open(path).unwrap();
+    c.execute_batch(
+        "PRAGMA journal_mode=delete; PRAGMA user_version=7; CREATE TABLE scenes(id INTEGER PRIMARY KEY, text TEXT);",
+    )
+    .unwrap();
+    let mut rng = cairn::sample::Rng::new(3);
+    for i in 0..300 {
+        c.execute(
+            "INSERT INTO scenes VALUES (?1, ?2)",
+            (i, String::from_utf8(cairn::sample::script_text(&mut rng, 700)).unwrap()),
+        )
+        .unwrap();
+    }
 }
 
 fn restores(name: &str, password: &str) {
@@ -95,8 +120,15 @@ fn restores(name: &str, password: &str) {
     assert_eq!(snaps[0]["time"], "2026-01-02T03:04:05Z");
     assert_eq!(snaps[0]["hostname"], "golden");
     let target = tmp.path().join("out");
-    run(cairn(&repo).args(["restore", "latest", "--target"]).arg(&target));
+    run(cairn(&repo).args(["restore", snaps[0]["id"].as_str().unwrap(), "--target"]).arg(&target));
     assert_eq!(listing(&target.join("golden-data")), expected);
+    if let Ok(want) = fs::read_to_string(fixture(name).join("expected-db.blake3")) {
+        let db = tmp.path().join("golden.db");
+        assert_eq!(snaps[1]["time"], "2026-01-03T00:00:00Z");
+        let out = run(cairn(&repo).args(["restore", snaps[1]["id"].as_str().unwrap(), "--sqlite-target"]).arg(&db));
+        assert!(out.contains("integrity_check ok"), "{out}");
+        assert_eq!(blake3::hash(&fs::read(&db).unwrap()).to_hex().as_str(), want);
+    }
 }
 
 #[test]

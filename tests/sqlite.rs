@@ -132,7 +132,8 @@ fn make_app_db(path: &Path, episodes: usize) {
     }
     for e in 0..episodes {
         // Some incompressible text too, so the repository needs several packs.
-        let noise: String = (0..40).map(|i| format!("{:08x}", (e * 7919 + i * 104729) as u64 * 2654435761 % 4294967291)).collect();
+        let noise: String =
+            (0..40).map(|i| format!("{:08x}", (e * 7919 + i * 104729) as u64 * 2654435761 % 4294967291)).collect();
         let body = format!("INT. WRITERS ROOM - NIGHT. Episode {e}. {} {noise}", "Dialogue and action. ".repeat(20));
         tx.execute(
             "INSERT INTO episodes(project_id, created_at, body) VALUES (?1, ?2, ?3)",
@@ -399,4 +400,36 @@ fn corrupt_database_is_captured_with_a_recorded_warning() {
     let (code, err) = fails(cairn(&repo).args(["restore", "latest", "--sqlite-target"]).arg(tmp.path().join("r.db")));
     assert_eq!(code, 3);
     assert!(err.contains("integrity_check"), "{err}");
+}
+
+/// Zero-downtime mode: restore to a new path, verify, then repoint the
+/// symlink the application opens; the old file stays untouched.
+#[test]
+fn zero_downtime_switches_a_symlink() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (repo, v1) = (tmp.path().join("repo"), tmp.path().join("app-v1.db"));
+    init_small(&repo);
+    make_app_db(&v1, 400);
+    let link = tmp.path().join("app.db");
+    std::os::unix::fs::symlink(&v1, &link).unwrap();
+    backup_db(&repo, &link, &[]);
+    Connection::open(&link).unwrap().execute("DELETE FROM episodes", []).unwrap();
+    let old = fs::read(&v1).unwrap();
+    let v2 = tmp.path().join("app-v2.db");
+    let out =
+        ok(cairn(&repo).args(["restore", "latest", "--switch-symlink"]).arg(&link).arg("--sqlite-target").arg(&v2));
+    assert!(out.contains(&v2.display().to_string()) && out.contains("now points to"), "{out}");
+    assert_eq!(fs::read_link(&link).unwrap(), v2);
+    assert_eq!(query_i64(&link, "SELECT count(*) FROM episodes"), 400);
+    assert_eq!(fs::read(&v1).unwrap(), old, "the old file must stay as it was");
+    // A regular file where the symlink should be is refused before anything moves.
+    let (_, err) = fails(
+        cairn(&repo)
+            .args(["restore", "latest", "--switch-symlink"])
+            .arg(&v1)
+            .arg("--sqlite-target")
+            .arg(tmp.path().join("v3.db")),
+    );
+    one_line(&err);
+    assert_eq!(fs::read(&v1).unwrap(), old);
 }

@@ -25,6 +25,11 @@ pub struct Args {
     /// warning recorded in the snapshot.
     #[arg(long, value_enum, default_value_t = CheckLevel::Quick)]
     sqlite_check: CheckLevel,
+    /// SQLite: read pages through read() instead of a memory map: peak RSS
+    /// stays small (the map counts the database file, shared page cache,
+    /// in cairn's RSS) at about 0.3 s more per GiB.
+    #[arg(long)]
+    sqlite_no_mmap: bool,
     /// Tag the snapshot (repeatable).
     #[arg(long = "tag")]
     tags: Vec<String>,
@@ -83,7 +88,8 @@ impl Args {
             }
             s => s.map(std::time::Duration::from_secs_f64),
         };
-        let sqlite = CaptureOptions { max_hold, method: self.sqlite_method, check: self.sqlite_check };
+        let mmap_bytes = if self.sqlite_no_mmap { 0 } else { cairn::sqlite::capture::DEFAULT_MMAP_BYTES };
+        let sqlite = CaptureOptions { max_hold, method: self.sqlite_method, check: self.sqlite_check, mmap_bytes };
         let opts =
             BackupOptions { paths: self.paths, sqlite, tags: self.tags, time, host: self.host, force: self.force };
         let r = backup(repo, &opts)?;
@@ -101,8 +107,9 @@ impl Args {
             files_unmodified: r.files.files_unmodified,
             dirs: r.files.dirs,
             symlinks: r.files.symlinks,
-            bytes_logical: r.files.bytes_logical,
-            bytes_read: r.files.bytes_read,
+            bytes_logical: r.snapshot.summary.bytes,
+            // Every page of a database is read (and hashed) each time.
+            bytes_read: r.files.bytes_read + r.databases.iter().map(|d| d.1.db_size()).sum::<u64>(),
             blobs_new: r.written.blobs_new,
             bytes_new_raw: r.written.bytes_new_raw,
             bytes_new_stored: r.written.bytes_new_stored,

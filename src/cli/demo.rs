@@ -80,6 +80,62 @@ impl Args {
             st.dedup_ratio,
             st.compression_ratio
         );
+        sqlite_demo(&repo_dir, tmp.path())?;
         Ok(0)
     }
+}
+
+/// The SQLite part: a live WAL database snapshotted page by page, changed,
+/// snapshotted again, and restored with every verification.
+fn sqlite_demo(repo_dir: &std::path::Path, dir: &std::path::Path) -> Result<()> {
+    use cairn::sqlite::capture::CaptureOptions;
+    use cairn::sqlite::restore::{restore_db, DbRestoreOptions};
+    let db = dir.join("app.sqlite");
+    let c = rusqlite::Connection::open(&db)?;
+    c.execute_batch(
+        "PRAGMA journal_mode=wal;
+         CREATE TABLE projects(id INTEGER PRIMARY KEY, name TEXT);
+         CREATE TABLE episodes(id INTEGER PRIMARY KEY, project_id INTEGER REFERENCES projects(id), body TEXT);",
+    )?;
+    let mut rng = sample::Rng::new(7);
+    let mut add_episodes = |n: usize| -> Result<()> {
+        let tx = c.unchecked_transaction()?;
+        for i in 0..n {
+            let body = String::from_utf8_lossy(&sample::script_text(&mut rng, 4000)).into_owned();
+            tx.execute("INSERT OR IGNORE INTO projects(id, name) VALUES (?1, 'project')", [(i % 10) as i64])?;
+            tx.execute("INSERT INTO episodes(project_id, body) VALUES (?1, ?2)", ((i % 10) as i64, body))?;
+        }
+        Ok(tx.commit()?)
+    };
+    add_episodes(2000)?;
+    let mut repo = Repository::open_local(repo_dir, Some(&|| Ok("demo password".to_string())))?;
+    let opts = BackupOptions {
+        paths: vec![format!("sqlite:{}", db.display()).into()],
+        sqlite: CaptureOptions::default(),
+        ..Default::default()
+    };
+    let r1 = backup(&repo, &opts)?;
+    let m = &r1.databases[0].1;
+    println!(
+        "8. SQLite: snapshot of a live WAL database ({} pages, {}) in one read transaction held {} ms; {} stored",
+        m.page_count,
+        human(m.db_size()),
+        m.hold_ms,
+        human(r1.written.bytes_new_stored)
+    );
+    add_episodes(20)?;
+    repo.load_index()?;
+    let r2 = backup(&repo, &opts)?;
+    println!(
+        "9. added 1% more episodes; next snapshot stored {} new pages, {} ({:.2}% of the database)",
+        r2.written.blobs_new,
+        human(r2.written.bytes_new_stored),
+        r2.written.bytes_new_stored as f64 * 100.0 / r2.databases[0].1.db_size() as f64
+    );
+    repo.load_index()?;
+    let node = repo.load_tree(&r2.snapshot.tree)?.into_iter().next().expect("the database node");
+    let target = dir.join("restored.sqlite");
+    let rep = restore_db(&repo, &node, &DbRestoreOptions { target, ..Default::default() })?;
+    println!("10. restored it to {}; verified: {}", rep.path.display(), rep.checks.join(", "));
+    Ok(())
 }

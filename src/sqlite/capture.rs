@@ -44,13 +44,18 @@ pub enum CheckLevel {
     Off,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct CaptureOptions {
     /// End the read transaction and fail rather than hold it longer.
     pub max_hold: Option<Duration>,
     pub method: MethodChoice,
     pub check: CheckLevel,
+    /// `PRAGMA mmap_size` of cairn's connection (SQLite caps it at 2 GiB).
+    pub mmap_bytes: u64,
 }
+
+/// Map up to 2 GiB of the database (SQLite's own cap).
+pub const DEFAULT_MMAP_BYTES: u64 = 0x7fff_0000;
 
 pub struct Captured {
     pub node: Node,
@@ -79,7 +84,7 @@ pub fn capture(
     };
     let mut warnings = Vec::new();
     let (manifest_wo_lists, pages) = if dbpage {
-        read_dbpage(&conn, path, opts, |page| writer.add(repo.index(), ObjectKind::Data, page))?
+        read_dbpage(&conn, path, opts, &mut |pages, size| add_pages(repo, writer, pages, size))?
     } else {
         if opts.method == MethodChoice::Auto {
             warnings.push(format!(
@@ -87,7 +92,7 @@ pub fn capture(
                 path.display()
             ));
         }
-        read_backup_api(&conn, path, opts, |page| writer.add(repo.index(), ObjectKind::Data, page))?
+        read_backup_api(&conn, path, opts, &mut |pages, size| add_pages(repo, writer, pages, size))?
     };
     let mut manifest = manifest_wo_lists;
     for group in pages.chunks(PAGE_LIST_IDS) {
@@ -104,6 +109,30 @@ pub fn capture(
     node.size = manifest.db_size();
     node.content = vec![manifest_id];
     Ok(Captured { node, manifest, warnings })
+}
+
+/// Pages read at a time: hashed in parallel, then handed to the store in order.
+const BATCH_PAGES: usize = 256;
+
+/// Hash a batch of pages on all cores (BLAKE3 of a 4 KiB page uses only
+/// a quarter of a wide SIMD unit, so one core hashes a 1 GiB database in
+/// ~0.45 s), then store them in page order.
+fn add_pages(repo: &Repository, writer: &mut BlobWriter, batch: &[u8], page_size: usize) -> Result<Vec<Id>> {
+    use rayon::prelude::*;
+    let sealer = writer.sealer().clone();
+    let ids: Vec<Id> = batch.par_chunks(page_size).map(|p| sealer.id(p)).collect();
+    batch.chunks(page_size).zip(ids).map(|(p, id)| writer.add_hashed(repo.index(), ObjectKind::Data, id, p)).collect()
+}
+
+impl Default for CaptureOptions {
+    fn default() -> Self {
+        CaptureOptions {
+            max_hold: None,
+            method: MethodChoice::Auto,
+            check: CheckLevel::Quick,
+            mmap_bytes: DEFAULT_MMAP_BYTES,
+        }
+    }
 }
 
 fn check_header(path: &Path, len: u64) -> Result<()> {
@@ -130,9 +159,10 @@ fn open(path: &Path, opts: &CaptureOptions) -> Result<Connection> {
         .or_else(|_| Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_READ_ONLY))
         .map_err(SqliteError::sql(path, "opening"))?;
     conn.busy_timeout(opts.max_hold.unwrap_or(DEFAULT_LOCK_WAIT)).map_err(SqliteError::sql(path, "opening"))?;
-    // Pages come from a memory map instead of read() calls: ~2x faster.
-    // SQLite caps it at 2 GiB; beyond, it reads the rest.
-    let _ = conn.execute_batch("PRAGMA mmap_size = 2147418112");
+    // Pages come from a memory map instead of one read() per page: 0.3 s
+    // less per GiB. The mapped file counts in this process's RSS, though it
+    // is the shared page cache, not memory of cairn's own.
+    let _ = conn.execute_batch(&format!("PRAGMA mmap_size = {}", opts.mmap_bytes));
     Ok(conn)
 }
 
@@ -223,11 +253,13 @@ fn integrity(conn: &Connection, path: &Path, level: CheckLevel) -> Result<Integr
 }
 
 /// One read transaction: facts, every page in order, the integrity check.
+type AddPages<'a> = dyn FnMut(&[u8], usize) -> Result<Vec<Id>> + 'a;
+
 fn read_dbpage(
     conn: &Connection,
     path: &Path,
     opts: &CaptureOptions,
-    mut add: impl FnMut(&[u8]) -> Result<Id>,
+    add: &mut AddPages,
 ) -> Result<(SqliteManifest, Vec<Id>)> {
     let start = Instant::now();
     conn.execute_batch("BEGIN").map_err(SqliteError::sql(path, "starting the read transaction"))?;
@@ -237,17 +269,24 @@ fn read_dbpage(
         conn.prepare("SELECT pgno, data FROM sqlite_dbpage").map_err(SqliteError::sql(path, "reading pages"))?;
     let mut rows = stmt.query([]).map_err(locked_or(path, opts, "reading pages"))?;
     let mut pages = Vec::with_capacity(m.page_count as usize);
+    let page_size = m.page_size as usize;
+    let mut batch = Vec::with_capacity(BATCH_PAGES * page_size);
+    let mut read = 0i64;
     while let Some(row) = rows.next().map_err(locked_or(path, opts, "reading pages"))? {
         let pgno: i64 = row.get(0).map_err(SqliteError::sql(path, "reading pages"))?;
         let data = row.get_ref(1).and_then(|v| Ok(v.as_blob()?)).map_err(SqliteError::sql(path, "reading pages"))?;
-        if pgno != pages.len() as i64 + 1 || data.len() != m.page_size as usize {
+        read += 1;
+        if pgno != read || data.len() != page_size {
             return Err(SqliteError::NotADatabase(path.to_path_buf()).into());
         }
-        pages.push(add(data)?);
-        if pages.len() % 1024 == 0 {
+        batch.extend_from_slice(data);
+        if batch.len() == BATCH_PAGES * page_size {
+            pages.extend(add(&batch, page_size)?);
+            batch.clear();
             check_hold(path, opts, start)?;
         }
     }
+    pages.extend(add(&batch, page_size)?);
     drop(rows);
     drop(stmt);
     if conn.is_autocommit() {
@@ -286,7 +325,7 @@ fn read_backup_api(
     conn: &Connection,
     path: &Path,
     opts: &CaptureOptions,
-    mut add: impl FnMut(&[u8]) -> Result<Id>,
+    add: &mut AddPages,
 ) -> Result<(SqliteManifest, Vec<Id>)> {
     let tmp = tempfile::Builder::new()
         .prefix(".cairn-sqlite-")
@@ -316,11 +355,14 @@ fn read_backup_api(
     m.hold_ms = hold_ms;
     let mut f =
         std::fs::File::open(tmp.path()).map_err(|e| Error::SourceRead { path: tmp.path().into(), source: e })?;
-    let mut page = vec![0u8; m.page_size as usize];
+    let page_size = m.page_size as usize;
+    let mut batch = vec![0u8; BATCH_PAGES * page_size];
     let mut pages = Vec::with_capacity(m.page_count as usize);
-    for _ in 0..m.page_count {
-        f.read_exact(&mut page).map_err(|e| Error::SourceRead { path: tmp.path().into(), source: e })?;
-        pages.push(add(&page)?);
+    while (pages.len() as u64) < m.page_count {
+        let n = (m.page_count - pages.len() as u64).min(BATCH_PAGES as u64) as usize;
+        f.read_exact(&mut batch[..n * page_size])
+            .map_err(|e| Error::SourceRead { path: tmp.path().into(), source: e })?;
+        pages.extend(add(&batch[..n * page_size], page_size)?);
     }
     Ok((m, pages))
 }

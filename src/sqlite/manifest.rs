@@ -83,7 +83,7 @@ pub fn encode_page_list(ids: &[Id]) -> Vec<u8> {
 }
 
 pub fn decode_page_list(id: &Id, bytes: &[u8]) -> Result<Vec<Id>> {
-    if bytes.len() % 32 != 0 {
+    if !bytes.len().is_multiple_of(32) {
         let e = FormatError::Decode(format!("length {} is not a multiple of 32", bytes.len()));
         return Err(Error::format(format!("page list {id}"), e));
     }

@@ -24,6 +24,8 @@ pub enum SqliteError {
     VerifyFailed { path: PathBuf, why: String },
     #[error("{} already exists: pass --overwrite to replace it (fast mode, the old file is kept until the new one passes every check) or restore to a new path", .0.display())]
     TargetExists(PathBuf),
+    #[error("--switch-symlink {}: it exists and is not a symlink; give the symlink the application opens", .0.display())]
+    NotASymlink(PathBuf),
     #[error("cannot write {}: {source}; the live database was not changed", path.display())]
     TargetWrite { path: PathBuf, source: std::io::Error },
     #[error("--assert {0:?} is not NAME=SQL=EXPECTED (e.g. orphans=SELECT count(*) FROM episodes WHERE project_id NOT IN (SELECT id FROM projects)=0)")]

@@ -24,7 +24,6 @@ use rayon::prelude::*;
 use rusqlite::{Connection, OpenFlags};
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::Read;
 use std::os::unix::fs::{FileExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -101,13 +100,19 @@ pub fn restore_db(repo: &Repository, node: &Node, opts: &DbRestoreOptions) -> Re
     if exists && !opts.overwrite {
         return Err(SqliteError::TargetExists(target.clone()).into());
     }
+    if let Some(link) = &opts.switch_symlink {
+        // Checked before any work, so a refusal leaves nothing behind.
+        if fs::symlink_metadata(link).is_ok_and(|m| !m.file_type().is_symlink()) {
+            return Err(SqliteError::NotASymlink(link.clone()).into());
+        }
+    }
     let (_, m) = load_manifest(repo, node)?;
     let ids = page_ids(repo, &m)?;
     let tmp = sibling(target, "cairn-restore");
     let file = OpenOptions::new().write(true).read(true).create_new(true).mode(0o600).open(&tmp).map_err(tw(&tmp))?;
     let written = write_pages(repo, &file, &ids, m.page_size as u64)
         .and_then(|()| file.sync_all().map_err(tw(&tmp)))
-        .and_then(|()| verify(repo, &tmp, &m, &ids, &opts.assertions));
+        .and_then(|()| verify(&tmp, &m, &opts.assertions));
     let checks = match written {
         Ok(c) => c,
         Err(e) => {
@@ -232,82 +237,100 @@ fn coalesce(blobs: Vec<(Location, Id)>) -> Vec<Vec<(Location, Id)>> {
     out
 }
 
-/// Every check a restored file must pass before it may replace anything.
-fn verify(
-    repo: &Repository,
-    path: &Path,
-    m: &SqliteManifest,
-    ids: &[Id],
-    asserts: &[Assertion],
-) -> Result<Vec<String>> {
+/// SQLite's checks on the restored file, which must all pass before it may
+/// replace anything. (That its pages match the manifest was checked as each
+/// was written: every blob is verified against its page id on the way.)
+/// `integrity_check`, the longest, runs on its own connection in parallel
+/// with the rest.
+fn verify(path: &Path, m: &SqliteManifest, asserts: &[Assertion]) -> Result<Vec<String>> {
     let fail = |why: String| Error::from(SqliteError::VerifyFailed { path: path.to_path_buf(), why });
-    let mut checks = Vec::new();
-    // 1. The bytes on disk are the pages of the manifest.
-    let mut f = File::open(path).map_err(|e| fail(e.to_string()))?;
-    let mut page = vec![0u8; m.page_size as usize];
-    for (i, id) in ids.iter().enumerate() {
-        f.read_exact(&mut page).map_err(|e| fail(format!("reading page {}: {e}", i + 1)))?;
-        if repo.sealer().id(&page) != *id {
-            return Err(fail(format!("page {} does not match the manifest", i + 1)));
-        }
-    }
-    checks.push(format!("{} page hashes match the manifest", ids.len()));
+    let mut checks = vec![format!("{} page hashes match the manifest", m.page_count)];
     if m.page_count == 0 {
         return Ok(checks);
     }
-    // 2. SQLite's own checks, on the file opened immutable (no locks, no
-    // -wal/-shm created beside it).
-    let uri = format!("file:{}?immutable=1", uri_path(path));
-    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let db = Connection::open_with_flags(&uri, flags).map_err(|e| fail(format!("open: {e}")))?;
-    let lines = |sql: &str| -> Result<Vec<String>> {
-        let mut st = db.prepare(sql).map_err(|e| fail(format!("{sql}: {e}")))?;
+    let (integrity, rest) = std::thread::scope(|s| {
+        let ic = s.spawn(|| -> Result<()> {
+            let ic = Checker::open(path)?.lines("PRAGMA integrity_check(5)")?;
+            if ic != ["ok"] {
+                return Err(fail(format!("integrity_check: {}", ic.join("; "))));
+            }
+            Ok(())
+        });
+        let rest = Checker::open(path).and_then(|c| c.other_checks(m, asserts));
+        (ic.join().expect("integrity check thread"), rest)
+    });
+    integrity?;
+    checks.push("integrity_check ok".into());
+    checks.extend(rest?);
+    Ok(checks)
+}
+
+/// A read-only connection to a restored file, opened immutable (no locks,
+/// no -wal/-shm created beside it).
+struct Checker<'a> {
+    db: Connection,
+    path: &'a Path,
+}
+
+impl<'a> Checker<'a> {
+    fn open(path: &'a Path) -> Result<Self> {
+        let uri = format!("file:{}?immutable=1", uri_path(path));
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let db = Connection::open_with_flags(&uri, flags).map_err(|e| self_fail(path, format!("open: {e}")))?;
+        Ok(Checker { db, path })
+    }
+
+    /// Every row of `sql`, columns joined by `|`, as text.
+    fn lines(&self, sql: &str) -> Result<Vec<String>> {
+        let fail = |e: rusqlite::Error| self_fail(self.path, format!("{sql}: {e}"));
+        let mut st = self.db.prepare(sql).map_err(fail)?;
         let rows = st.query_map([], |r| {
             let n = r.as_ref().column_count();
             Ok((0..n).map(|i| value_text(r.get_ref(i).ok())).collect::<Vec<_>>().join("|"))
         });
-        rows.and_then(|r| r.collect()).map_err(|e| fail(format!("{sql}: {e}")))
-    };
-    let ic = lines("PRAGMA integrity_check(5)")?;
-    if ic != ["ok"] {
-        return Err(fail(format!("integrity_check: {}", ic.join("; "))));
+        rows.and_then(|r| r.collect()).map_err(fail)
     }
-    checks.push("integrity_check ok".into());
-    let fk = lines("PRAGMA foreign_key_check")?;
-    if !fk.is_empty() {
-        return Err(fail(format!("foreign_key_check: {} violation(s), first {}", fk.len(), fk[0])));
-    }
-    checks.push("foreign_key_check ok".into());
-    for t in &m.tables {
-        let Some(rows) = t.rows else { continue };
-        let q = format!("SELECT count(*) FROM \"{}\"", t.name.replace('"', "\"\""));
-        let got = lines(&q)?.first().cloned().unwrap_or_default();
-        if got != rows.to_string() {
-            return Err(fail(format!("table {} has {got} rows, {rows} were recorded", t.name)));
+
+    fn other_checks(&self, m: &SqliteManifest, asserts: &[Assertion]) -> Result<Vec<String>> {
+        let fail = |why: String| self_fail(self.path, why);
+        let mut checks = Vec::new();
+        let fk = self.lines("PRAGMA foreign_key_check")?;
+        if !fk.is_empty() {
+            return Err(fail(format!("foreign_key_check: {} violation(s), first {}", fk.len(), fk[0])));
         }
-    }
-    checks.push(format!("row counts of {} tables match", m.tables.len()));
-    for (pragma, want) in [("user_version", m.user_version), ("schema_version", m.schema_version)] {
-        let got = lines(&format!("PRAGMA {pragma}"))?.first().cloned().unwrap_or_default();
-        // The backup API bumps the schema cookie of its copy, so only user_version is exact there.
-        if got != want.to_string()
-            && !(pragma == "schema_version" && m.method != super::manifest::CaptureMethod::Dbpage)
-        {
-            return Err(fail(format!("{pragma} is {got}, {want} was recorded")));
+        checks.push("foreign_key_check ok".into());
+        for t in &m.tables {
+            let Some(rows) = t.rows else { continue };
+            let q = format!("SELECT count(*) FROM \"{}\"", t.name.replace('"', "\"\""));
+            let got = self.lines(&q)?.first().cloned().unwrap_or_default();
+            if got != rows.to_string() {
+                return Err(fail(format!("table {} has {got} rows, {rows} were recorded", t.name)));
+            }
         }
-    }
-    checks.push("user_version and schema_version match".into());
-    for a in asserts {
-        let got = lines(&a.sql)?.first().cloned().unwrap_or_else(|| "(no rows)".into());
-        if got != a.expected {
-            return Err(fail(format!(
-                "assertion {} failed: {} returned {got}, expected {}",
-                a.name, a.sql, a.expected
-            )));
+        checks.push(format!("row counts of {} tables match", m.tables.len()));
+        for (pragma, want) in [("user_version", m.user_version), ("schema_version", m.schema_version)] {
+            let got = self.lines(&format!("PRAGMA {pragma}"))?.first().cloned().unwrap_or_default();
+            // The backup API bumps its copy's schema cookie: only user_version is exact there.
+            let exact = pragma == "user_version" || m.method == super::manifest::CaptureMethod::Dbpage;
+            if got != want.to_string() && exact {
+                return Err(fail(format!("{pragma} is {got}, {want} was recorded")));
+            }
         }
-        checks.push(format!("assertion {} ok", a.name));
+        checks.push("user_version and schema_version match".into());
+        for a in asserts {
+            let got = self.lines(&a.sql)?.first().cloned().unwrap_or_else(|| "(no rows)".into());
+            if got != a.expected {
+                let why = format!("assertion {} failed: {} returned {got}, expected {}", a.name, a.sql, a.expected);
+                return Err(fail(why));
+            }
+            checks.push(format!("assertion {} ok", a.name));
+        }
+        Ok(checks)
     }
-    Ok(checks)
+}
+
+fn self_fail(path: &Path, why: String) -> Error {
+    SqliteError::VerifyFailed { path: path.to_path_buf(), why }.into()
 }
 
 fn value_text(v: Option<rusqlite::types::ValueRef<'_>>) -> String {
@@ -385,11 +408,6 @@ fn swap_fast(tmp: &Path, target: &Path, keep: bool, m: &SqliteManifest) -> Resul
 /// name renamed over the old one.
 fn switch_symlink(link: &Path, target: &Path) -> Result<()> {
     let tw = |source| Error::from(SqliteError::TargetWrite { path: link.to_path_buf(), source });
-    if let Ok(m) = fs::symlink_metadata(link) {
-        if !m.file_type().is_symlink() {
-            return Err(SqliteError::TargetExists(link.to_path_buf()).into());
-        }
-    }
     let abs = std::path::absolute(target).map_err(tw)?;
     let tmp = sibling(link, "cairn-link");
     std::os::unix::fs::symlink(&abs, &tmp).map_err(tw)?;
