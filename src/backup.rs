@@ -21,7 +21,7 @@ use crate::sqlite::capture::{capture, CaptureOptions};
 use crate::sqlite::manifest::SqliteManifest;
 use crate::store::{BlobWriter, WriteStats};
 use crate::tree::{Node, NodeKind, TreeBuilder};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -62,6 +62,7 @@ struct SourcePath {
 /// Take a snapshot of `opts.paths` into `repo`.
 pub fn backup(repo: &Repository, opts: &BackupOptions) -> Result<BackupResult> {
     let start = Instant::now();
+    crate::failpoint::pause("backup-start");
     // Source: resolve the paths and find the snapshot they were last taken in.
     let sources = resolve_sources(&opts.paths)?;
     let host = opts.host.clone().unwrap_or_else(hostname);
@@ -76,6 +77,7 @@ pub fn backup(repo: &Repository, opts: &BackupOptions) -> Result<BackupResult> {
         Ok(v) => v,
         Err(e) => return Err(writer.abort().unwrap_or(e)),
     };
+    let reused = writer.reused_packs().clone();
     let (packs, written) = writer.finish()?;
 
     // Commit: index naming the durable packs, then the snapshot.
@@ -98,14 +100,18 @@ pub fn backup(repo: &Repository, opts: &BackupOptions) -> Result<BackupResult> {
         },
         nonce,
     };
-    let id = commit(repo, packs, &snapshot)?;
+    let id = commit(repo, packs, &reused, &snapshot)?;
     Ok(BackupResult { id, snapshot, files, written, databases, warnings, seconds: start.elapsed().as_secs_f64() })
 }
 
 /// Write the index for `packs` (already durable), then the snapshot. On
 /// failure, delete what this backup wrote, leaving the repository as it was.
-fn commit(repo: &Repository, packs: Vec<IndexPack>, snapshot: &Snapshot) -> Result<Id> {
+fn commit(repo: &Repository, packs: Vec<IndexPack>, reused: &HashSet<Id>, snapshot: &Snapshot) -> Result<Id> {
     let undo_packs = |packs: &[IndexPack]| crate::store::remove_packs(&**repo.backend(), packs);
+    if let Err(e) = check_reused(repo, reused) {
+        undo_packs(&packs);
+        return Err(e);
+    }
     crate::failpoint::hit("before-index");
     let index_keys = match repo.save_index(packs.clone()) {
         Ok(keys) => keys,
@@ -121,6 +127,27 @@ fn commit(repo: &Repository, packs: Vec<IndexPack>, snapshot: &Snapshot) -> Resu
         }
         undo_packs(&packs);
     })
+}
+
+/// A prune may have marked packs this backup deduplicated against after it
+/// loaded the index. A marked pack that still exists is safe to reference:
+/// the snapshot about to be written makes it referenced, and the prune that
+/// would delete it walks all snapshots first. One already deleted means the
+/// backup outlived prune's grace period: fail rather than commit a snapshot
+/// with missing data.
+fn check_reused(repo: &Repository, reused: &HashSet<Id>) -> Result<()> {
+    crate::failpoint::pause("backup-before-commit");
+    let (_, marked) = crate::marks::load_marks(repo)?;
+    for p in reused.iter().filter(|p| marked.contains_key(*p)) {
+        if let Err(crate::backend::BackendError::NotFound { .. }) =
+            repo.backend().get_range(&crate::pack::pack_key(p), 0, 8)
+        {
+            return Err(Error::InvalidArgument(format!(
+                "pack {p}, which this backup reuses, was deleted by a prune meanwhile (the backup ran longer than prune's --grace); nothing was committed: run the backup again"
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn username() -> String {

@@ -35,3 +35,19 @@ pub fn hit(name: &str) {
         }
     }
 }
+
+/// Pause points for tests that orchestrate two processes:
+/// `CAIRN_PAUSE=NAME:PATH` makes the process create `PATH.waiting` when it
+/// reaches the point, then wait (up to 60 s) until `PATH` exists.
+pub fn pause(name: &str) {
+    let Ok(v) = std::env::var("CAIRN_PAUSE") else { return };
+    let Some((n, path)) = v.split_once(':') else { return };
+    if n != name {
+        return;
+    }
+    let _ = std::fs::write(format!("{path}.waiting"), b"");
+    let start = std::time::Instant::now();
+    while !std::path::Path::new(path).exists() && start.elapsed() < std::time::Duration::from_secs(60) {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}

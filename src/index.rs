@@ -106,8 +106,15 @@ impl MasterIndex {
     /// Sort and drop duplicate entries (a blob stored twice by concurrent
     /// backups is found in either pack; the first is kept).
     pub fn finalize(&mut self) {
+        self.finalize_avoiding(&Default::default());
+    }
+
+    /// `finalize`, keeping of a duplicated blob the copy that is not in one
+    /// of `avoid` (packs marked for deletion) when there is one.
+    pub fn finalize_avoiding(&mut self, avoid: &std::collections::HashSet<Id>) {
         if !self.sorted {
-            self.entries.sort_unstable_by_key(|e| e.id);
+            let avoided: Vec<bool> = self.packs.iter().map(|p| avoid.contains(p)).collect();
+            self.entries.sort_unstable_by_key(|e| (e.id, avoided[(e.pack_kind & PACK_MASK) as usize]));
             self.entries.dedup_by(|a, b| a.id == b.id);
             self.entries.shrink_to_fit();
             self.fanout = vec![0; FANOUT + 1];
@@ -136,18 +143,28 @@ impl MasterIndex {
     }
 
     pub fn lookup(&self, id: &Id) -> Option<Location> {
-        self.find(id).map(|e| Location {
+        self.find(id).map(|e| self.location(e))
+    }
+
+    fn location(&self, e: &Entry) -> Location {
+        Location {
             pack: self.packs[(e.pack_kind & PACK_MASK) as usize],
             // An unknown kind reads as data, and then fails the kind check when opened.
             kind: ObjectKind::from_u8((e.pack_kind >> KIND_SHIFT) as u8).unwrap_or(ObjectKind::Data),
             offset: e.offset,
             length: e.length,
             raw_length: e.raw_length,
-        })
+        }
     }
 
     pub fn len(&self) -> usize {
         self.entries.len()
+    }
+
+    /// True if an index file listed `pack` (even if all its blobs are
+    /// duplicates found elsewhere).
+    pub fn has_pack(&self, pack: &Id) -> bool {
+        self.pack_numbers.contains_key(pack)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -156,7 +173,19 @@ impl MasterIndex {
 
     /// Every (blob id, location) pair, in id order.
     pub fn iter(&self) -> impl Iterator<Item = (Id, Location)> + '_ {
-        self.entries.iter().map(|e| (Id(e.id), self.lookup(&Id(e.id)).expect("present")))
+        (0..self.entries.len()).map(|i| self.entry(i))
+    }
+
+    /// Position of `id` in id order (0..len), for per-blob bit sets.
+    pub fn position(&self, id: &Id) -> Option<usize> {
+        self.find(id)
+            .map(|e| (e as *const Entry as usize - self.entries.as_ptr() as usize) / std::mem::size_of::<Entry>())
+    }
+
+    /// The blob at `position`.
+    pub fn entry(&self, position: usize) -> (Id, Location) {
+        let e = &self.entries[position];
+        (Id(e.id), self.location(e))
     }
 
     /// Bytes of memory held per entry (the benchmark reports this).
@@ -195,5 +224,9 @@ mod tests {
             assert_eq!(big.lookup(&b.id).unwrap().offset, b.offset);
         }
         assert!((5000..6000u32).all(|i| !big.contains(&Id::hash(&i.to_le_bytes()))));
+        for b in &blobs {
+            let pos = big.position(&b.id).unwrap();
+            assert_eq!(big.entry(pos).0, b.id);
+        }
     }
 }

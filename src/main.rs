@@ -6,7 +6,18 @@ use clap::Parser;
 
 fn main() {
     tune_allocator();
-    let args = cli::Cli::parse();
+    let args = match cli::Cli::try_parse() {
+        Ok(a) => a,
+        Err(e) if e.use_stderr() => {
+            // One line, like every other error: clap's first line says what
+            // is wrong; `--help` says the rest.
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or("invalid command line").trim_start_matches("error: ");
+            eprintln!("error: {first} (see --help)");
+            std::process::exit(2);
+        }
+        Err(e) => e.exit(),
+    };
     let code = match cli::run(args) {
         Ok(code) => code,
         Err(e) => {

@@ -24,6 +24,9 @@ pub struct Repository {
     pub config: Config,
     sealer: Sealer,
     index: MasterIndex,
+    /// Packs prune has marked for deletion: backups do not deduplicate
+    /// against them (format-spec/prune.md).
+    marked: std::collections::HashSet<Id>,
     /// The key file that unlocked an encrypted repository.
     key_id: Option<String>,
 }
@@ -81,7 +84,7 @@ impl Repository {
         };
         let sealer = config.sealer(master);
         backend.put(KEY_CONFIG, &config.encode(&sealer))?;
-        Ok(Repository { backend, config, sealer, index: MasterIndex::new(), key_id })
+        Ok(Repository { backend, config, sealer, index: MasterIndex::new(), marked: Default::default(), key_id })
     }
 
     /// Open a plaintext repository, or an encrypted one with `password`.
@@ -112,13 +115,27 @@ impl Repository {
                 other => other?,
             };
             let sealer = config.sealer(None);
-            return Ok(Repository { backend, config, sealer, index: MasterIndex::new(), key_id: None });
+            return Ok(Repository {
+                backend,
+                config,
+                sealer,
+                index: MasterIndex::new(),
+                marked: Default::default(),
+                key_id: None,
+            });
         }
         let password = password.ok_or(Error::PasswordRequired)?()?;
         let (master, key_id) = crate::keys::unlock(&*backend, password.as_bytes())?;
         let config = Config::decode(&bytes, Some(master.clone()))?;
         let sealer = config.sealer(Some(master));
-        Ok(Repository { backend, config, sealer, index: MasterIndex::new(), key_id: Some(key_id) })
+        Ok(Repository {
+            backend,
+            config,
+            sealer,
+            index: MasterIndex::new(),
+            marked: Default::default(),
+            key_id: Some(key_id),
+        })
     }
 
     /// The sealing step of this repository (encrypting if it is encrypted).
@@ -166,9 +183,17 @@ impl Repository {
                 index.add(f);
             }
         }
-        index.finalize();
+        // Of a blob stored twice (a repack, or two concurrent backups) use
+        // the copy that prune has not marked for deletion.
+        self.marked = crate::marks::load_marks(self)?.1.into_keys().collect();
+        index.finalize_avoiding(&self.marked);
         self.index = index;
         Ok(())
+    }
+
+    /// Packs marked for deletion when the index was loaded.
+    pub fn marked_packs(&self) -> &std::collections::HashSet<Id> {
+        &self.marked
     }
 
     /// Write index files for packs that are already durable, each holding
@@ -219,6 +244,17 @@ impl Repository {
                 e.into()
             }
         })
+    }
+
+    /// Seal `raw` as `kind` and store it under `key`.
+    pub fn put_sealed(&self, key: &str, kind: ObjectKind, raw: &[u8]) -> Result<()> {
+        self.put_reporting_full(key, &self.sealer.seal(kind, raw))
+    }
+
+    /// Read and open the object `key`, which must be a `kind`.
+    pub fn get_sealed(&self, key: &str, kind: ObjectKind) -> Result<Vec<u8>> {
+        let sealed = self.backend.get(key)?;
+        self.sealer.unseal(kind, &sealed).map_err(|e| Error::format(key, e))
     }
 
     /// Where a blob is stored, if indexed.

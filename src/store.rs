@@ -43,6 +43,10 @@ pub struct BlobWriter {
     packer: Option<JoinHandle<Uploaded>>,
     failed: Arc<std::sync::atomic::AtomicBool>,
     sealer: Sealer,
+    /// Packs marked for deletion: their blobs count as absent.
+    excluded: HashSet<Id>,
+    /// Packs holding blobs this writer deduplicated against.
+    reused: HashSet<Id>,
     pub stats: WriteStats,
 }
 
@@ -77,6 +81,8 @@ impl BlobWriter {
             packer,
             failed,
             sealer: repo.sealer().clone(),
+            excluded: repo.marked_packs().clone(),
+            reused: HashSet::new(),
             stats: WriteStats::default(),
         }
     }
@@ -92,7 +98,13 @@ impl BlobWriter {
     /// (the SQLite source hashes batches of pages on several threads).
     pub fn add_hashed(&mut self, index: &MasterIndex, kind: ObjectKind, id: Id, data: &[u8]) -> Result<Id> {
         debug_assert_eq!(id, self.sealer.id(data));
-        if index.contains(&id) || !self.pending.insert(id) {
+        if let Some(loc) = index.lookup(&id) {
+            if self.excluded.is_empty() || !self.excluded.contains(&loc.pack) {
+                self.reused.insert(loc.pack);
+                return Ok(id);
+            }
+        }
+        if !self.pending.insert(id) {
             return Ok(id);
         }
         if self.failed.load(std::sync::atomic::Ordering::Relaxed) {
@@ -113,9 +125,22 @@ impl BlobWriter {
         &self.sealer
     }
 
-    /// True if this writer already queued `id`.
-    pub fn has_pending(&self, id: &Id) -> bool {
-        self.pending.contains(id)
+    /// Packs this writer deduplicated against (a backup checks them before
+    /// committing, in case a prune marked and deleted one meanwhile).
+    pub fn reused_packs(&self) -> &HashSet<Id> {
+        &self.reused
+    }
+
+    /// True if `id` is stored in a pack that is not marked for deletion, or
+    /// queued by this writer: a parent snapshot's chunk that may be reused.
+    pub fn can_reuse(&mut self, index: &MasterIndex, id: &Id) -> bool {
+        match index.lookup(id) {
+            Some(loc) if !self.excluded.contains(&loc.pack) => {
+                self.reused.insert(loc.pack);
+                true
+            }
+            _ => self.pending.contains(id),
+        }
     }
 
     fn stop(&mut self) -> Uploaded {

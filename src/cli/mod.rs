@@ -5,9 +5,12 @@ mod backup;
 mod cat;
 mod check;
 mod demo;
+mod forget;
 mod init;
 mod key;
 mod ls;
+mod protect;
+mod prune;
 mod restore;
 mod select;
 mod snapshots;
@@ -49,6 +52,15 @@ enum Command {
     Cat(cat::Args),
     /// Show logical and stored sizes and the dedup and compression ratios.
     Stats(stats::Args),
+    /// Remove snapshots by a retention policy (default: 24 hourly, 30 daily,
+    /// 12 weekly, 12 monthly); --prune then reclaims their data.
+    Forget(forget::Args),
+    /// Reclaim the space of data no snapshot references (two-phase: mark, then delete after --grace).
+    Prune(prune::Args),
+    /// Protect a snapshot: forget never removes it.
+    Protect(protect::Args),
+    /// Remove a snapshot's protection.
+    Unprotect(protect::Args),
     /// Verify the repository's structure, and with --read-data all its data.
     Check(check::Args),
     /// Run the whole job on a generated sample data set and explain what happened.
@@ -69,6 +81,10 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Cat(a) => a.run(&open(repo, &pw)?),
         Command::Stats(a) => a.run(&open(repo, &pw)?),
         Command::Check(a) => a.run(repo_path(repo)?, &pw),
+        Command::Forget(a) => a.run(&open(repo, &pw)?),
+        Command::Prune(a) => a.run(&open(repo, &pw)?),
+        Command::Protect(a) => a.run(&open(repo, &pw)?, true),
+        Command::Unprotect(a) => a.run(&open(repo, &pw)?, false),
         Command::Demo(a) => a.run(),
         Command::Key(c) => c.run(&open(repo, &pw)?),
     }

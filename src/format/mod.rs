@@ -60,6 +60,10 @@ pub const PREFIX_DATA: &str = "data/";
 pub const PREFIX_INDEX: &str = "index/";
 pub const PREFIX_SNAPSHOTS: &str = "snapshots/";
 pub const PREFIX_KEYS: &str = "keys/";
+/// `protected/<snapshot id>`: protected snapshots (format 3).
+pub const PREFIX_PROTECTED: &str = "protected/";
+/// `marked/<random id>`: packs marked for deletion by prune (format 3).
+pub const PREFIX_MARKED: &str = "marked/";
 
 /// Page ids per page-list blob of a SQLite manifest: 2048 × 32 bytes =
 /// 64 KiB, so 4096 blobs list a 32 GiB database of 4 KiB pages and an
@@ -88,6 +92,10 @@ pub enum ObjectKind {
     SqliteManifest = 7,
     /// A run of page ids of a SQLite snapshot (format 3).
     PageList = 8,
+    /// `protected/<snapshot id>`: the snapshot is never forgotten (format 3).
+    Protection = 9,
+    /// `marked/<id>`: packs marked for deletion, with the mark times (format 3).
+    DeletionMarks = 10,
 }
 
 impl ObjectKind {
@@ -101,6 +109,8 @@ impl ObjectKind {
             6 => Self::PackTrailer,
             7 => Self::SqliteManifest,
             8 => Self::PageList,
+            9 => Self::Protection,
+            10 => Self::DeletionMarks,
             _ => return None,
         })
     }
@@ -114,6 +124,8 @@ impl ObjectKind {
             Self::PackTrailer => "pack-trailer",
             Self::SqliteManifest => "sqlite-manifest",
             Self::PageList => "page-list",
+            Self::Protection => "protection",
+            Self::DeletionMarks => "deletion-marks",
         }
     }
 }
@@ -131,7 +143,7 @@ const _: () = {
 /// Checked once before anything is written (see `Repository::init`).
 pub fn check_constants() {
     assert_ne!(PACK_MAGIC, CONFIG_MAGIC);
-    for k in 1..=8u8 {
+    for k in 1..=10u8 {
         assert_eq!(ObjectKind::from_u8(k).map(|k| k as u8), Some(k));
     }
 }

@@ -209,7 +209,7 @@ impl<'a> FileArchiver<'a> {
                 && p.ctime_ns == node.ctime_ns
                 && p.inode == node.inode
                 && p.flags & FLAG_CHANGED_WHILE_READ == 0;
-            let stored = p.content.iter().all(|id| self.repo.index().contains(id) || self.writer.has_pending(id));
+            let stored = p.content.iter().all(|id| self.writer.can_reuse(self.repo.index(), id));
             if same && stored && !self.force {
                 node.content = p.content.clone();
                 self.stats.files_unmodified += 1;

@@ -1,0 +1,132 @@
+//! `cairn forget`
+
+use super::print_json;
+use anyhow::Result;
+use cairn::forget::{execute, plan, GroupBy};
+use cairn::retention::Policy;
+use cairn::Repository;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Keep the N newest snapshots.
+    #[arg(long, value_name = "N")]
+    keep_last: Option<i64>,
+    /// Keep the newest snapshot of each of the N newest hours that have one.
+    #[arg(long, value_name = "N")]
+    keep_hourly: Option<i64>,
+    /// Keep the newest snapshot of each of the N newest days that have one.
+    #[arg(long, value_name = "N")]
+    keep_daily: Option<i64>,
+    /// Keep the newest snapshot of each of the N newest ISO weeks that have one.
+    #[arg(long, value_name = "N")]
+    keep_weekly: Option<i64>,
+    /// Keep the newest snapshot of each of the N newest months that have one.
+    #[arg(long, value_name = "N")]
+    keep_monthly: Option<i64>,
+    /// Keep the newest snapshot of each of the N newest years that have one.
+    #[arg(long, value_name = "N")]
+    keep_yearly: Option<i64>,
+    /// Keep every snapshot newer than the newest one minus this span (e.g. 36h, 7d, 2w).
+    #[arg(long, value_name = "DURATION")]
+    keep_within: Option<String>,
+    /// Keep every snapshot with this tag (repeatable).
+    #[arg(long, value_name = "TAG")]
+    keep_tag: Vec<String>,
+    /// Apply the policy to each group separately: any of host, sources, tags.
+    #[arg(long, default_value = "host,sources")]
+    group_by: String,
+    /// Time zone of the hour/day/week/month/year buckets (IANA name).
+    #[arg(long, default_value = "UTC")]
+    tz: String,
+    /// Show the decisions; remove nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Run prune afterwards (accepts prune's options).
+    #[arg(long)]
+    prune: bool,
+    #[command(flatten)]
+    prune_opts: super::prune::Opts,
+    /// Print the decisions as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn count(name: &str, v: Option<i64>) -> Result<u32> {
+    match v {
+        None => Ok(0),
+        Some(n) if (0..=cairn::retention::MAX_COUNT as i64).contains(&n) => Ok(n as u32),
+        Some(n) => Err(cairn::Error::InvalidArgument(format!(
+            "--keep-{name} {n}: give a count from 0 to {}",
+            cairn::retention::MAX_COUNT
+        ))
+        .into()),
+    }
+}
+
+pub fn parse_span(flag: &str, s: &str) -> Result<jiff::Span> {
+    s.parse::<jiff::Span>().map_err(|e| {
+        cairn::Error::InvalidArgument(format!("{flag} {s:?} is not a duration like 36h, 7d or 2w: {e}")).into()
+    })
+}
+
+impl Args {
+    fn policy(&self) -> Result<Policy> {
+        let p = Policy {
+            last: count("last", self.keep_last)?,
+            hourly: count("hourly", self.keep_hourly)?,
+            daily: count("daily", self.keep_daily)?,
+            weekly: count("weekly", self.keep_weekly)?,
+            monthly: count("monthly", self.keep_monthly)?,
+            yearly: count("yearly", self.keep_yearly)?,
+            within: self.keep_within.as_deref().map(|s| parse_span("--keep-within", s)).transpose()?,
+            tags: self.keep_tag.clone(),
+        };
+        // No --keep-* at all: the operations guide's policy.
+        Ok(if p.is_empty() { Policy::guide() } else { p })
+    }
+
+    pub fn run(self, repo: &Repository) -> Result<i32> {
+        let policy = self.policy()?;
+        let by: GroupBy = self.group_by.parse()?;
+        let tz = jiff::tz::TimeZone::get(&self.tz).map_err(|e| {
+            cairn::Error::InvalidArgument(format!(
+                "--tz {:?} is not a known time zone (e.g. UTC, Europe/Berlin): {e}",
+                self.tz
+            ))
+        })?;
+        let prune_opts = self.prune_opts.options()?;
+        let groups = plan(repo, &policy, by, &tz)?;
+        let removed: usize = groups.iter().flat_map(|g| &g.snapshots).filter(|r| !r.keep).count();
+        if self.json {
+            print_json(&serde_json::json!({"dry_run": self.dry_run, "groups": groups}));
+        } else {
+            for g in &groups {
+                println!(
+                    "group host={} sources={}{}",
+                    g.host.as_deref().unwrap_or("*"),
+                    g.sources.as_ref().map(|s| s.join(",")).unwrap_or_else(|| "*".into()),
+                    g.tags.as_ref().map(|t| format!(" tags={}", t.join(","))).unwrap_or_default()
+                );
+                for r in &g.snapshots {
+                    let what = if r.keep { "keep  " } else { "remove" };
+                    println!("  {what} {} {}  {}", r.short_id, r.time, r.reasons.join(", "));
+                }
+            }
+        }
+        if self.dry_run {
+            if !self.json {
+                println!("dry run: {removed} snapshot(s) would be removed (bucket time zone {})", self.tz);
+            }
+            return Ok(0);
+        }
+        let n = execute(repo, &groups)?;
+        if !self.json {
+            println!("removed {n} snapshot(s)");
+        }
+        if self.prune {
+            // The index loaded at open is still current: forget removed only snapshots.
+            return super::prune::run(repo, &prune_opts, false, self.json);
+        }
+        Ok(0)
+    }
+}

@@ -1,0 +1,25 @@
+//! `cairn protect` and `cairn unprotect`
+
+use anyhow::Result;
+use cairn::Repository;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Snapshot: `latest`, a full id or a unique id prefix.
+    snapshot: String,
+}
+
+impl Args {
+    pub fn run(self, repo: &Repository, protect: bool) -> Result<i32> {
+        let (id, _) = repo.resolve_snapshot(&self.snapshot)?;
+        if protect {
+            cairn::marks::protect(repo, &id)?;
+            println!("snapshot {} is protected: forget will never remove it", id.short());
+        } else if cairn::marks::unprotect(repo, &id)? {
+            println!("snapshot {} is no longer protected", id.short());
+        } else {
+            println!("snapshot {} was not protected", id.short());
+        }
+        Ok(0)
+    }
+}

@@ -1,0 +1,321 @@
+//! `prune`: reclaim the space of data no snapshot references, safely with
+//! backups running at the same time and across crashes (format-spec/prune.md).
+//!
+//! Planned first (`plan`, shown by `--dry-run`), then run in named phases:
+//! 1. **mark reachable** — every blob reachable from every snapshot, as one
+//!    bit per index entry;
+//! 2. **classify packs** — unreferenced, sparse (unused share above
+//!    `--max-unused`), marked earlier (waiting, due, or referenced again);
+//! 3. **repack** — copy the referenced blobs of sparse packs into new packs
+//!    and index them;
+//! 4. **mark** — record unreferenced and repacked packs, with the time, in a
+//!    new `marked/` object; backups from now on treat them as absent;
+//! 5. **delete** — for packs marked at least `--grace` ago and still
+//!    unreferenced: write an index without them, retire the old index
+//!    files, then delete the packs.
+//!
+//! A backup that began before a mark may still reuse a marked pack; its
+//! snapshot then references the pack, and the prune that would delete it
+//! (at least `grace` later) walks that snapshot first and keeps the pack.
+
+use crate::error::{Error, Result};
+use crate::format::PREFIX_DATA;
+use crate::id::Id;
+use crate::index::{IndexPack, Location, MasterIndex};
+use crate::pack::{pack_id_from_key, pack_key, BlobEntry};
+use crate::repo::Repository;
+use crate::store::BlobWriter;
+use crate::tree::NodeKind;
+use serde::Serialize;
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct PruneOptions {
+    /// Repack a pack when more than this share of it is unreferenced.
+    pub max_unused: f64,
+    /// Delete marked packs only this long after the mark.
+    pub grace: Duration,
+}
+
+/// Default `--max-unused`: 10% (format-spec/prune.md explains the choice).
+pub const DEFAULT_MAX_UNUSED: f64 = 0.10;
+/// Default `--grace`: 24 hours, longer than any backup is expected to run.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(24 * 3600);
+
+/// Counts and bytes of what prune found and will do.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PlanSummary {
+    pub snapshots: usize,
+    pub packs: usize,
+    pub blobs_referenced: u64,
+    pub bytes_referenced: u64,
+    pub blobs_unreferenced: u64,
+    pub bytes_unreferenced: u64,
+    pub packs_to_mark: usize,
+    pub bytes_to_mark: u64,
+    pub packs_to_repack: usize,
+    pub bytes_to_repack: u64,
+    pub packs_to_delete: usize,
+    pub bytes_to_delete: u64,
+    pub packs_waiting: usize,
+    pub packs_rescued: usize,
+    pub packs_unindexed: usize,
+}
+
+pub struct Plan {
+    pub summary: PlanSummary,
+    referenced: Vec<u64>,
+    sizes: HashMap<Id, u64>,
+    to_mark: Vec<Id>,
+    to_repack: Vec<Id>,
+    to_delete: HashSet<Id>,
+    /// Marks to keep: waiting packs with their original times.
+    keep_marks: HashMap<Id, i64>,
+    index_keys: Vec<String>,
+    mark_keys: Vec<String>,
+    now_ns: i64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PruneResult {
+    pub packs_written: usize,
+    pub packs_marked: usize,
+    pub packs_deleted: usize,
+    pub bytes_freed: u64,
+    pub index_files_written: usize,
+    pub index_files_removed: usize,
+}
+
+fn bit(bits: &[u64], i: usize) -> bool {
+    bits[i / 64] & (1 << (i % 64)) != 0
+}
+
+/// Phase 1: one bit per index entry, set for every blob a snapshot reaches.
+fn mark_reachable(repo: &Repository, index: &MasterIndex) -> Result<(Vec<u64>, usize)> {
+    let mut bits = vec![0u64; index.len().div_ceil(64)];
+    let mut set = |id: &Id, what: &str| -> Result<bool> {
+        let i = index.position(id).ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "{what} blob {id} is referenced but not indexed: run `cairn check`; prune removes nothing until it passes"
+            ))
+        })?;
+        let new = !bit(&bits, i);
+        bits[i / 64] |= 1 << (i % 64);
+        Ok(new)
+    };
+    let snaps = repo.list_snapshots()?;
+    for (_, snap) in &snaps {
+        let mut stack = snap.tree.clone();
+        while let Some(t) = stack.pop() {
+            if !set(&t, "tree")? {
+                continue; // a subtree already walked
+            }
+            for n in repo.read_tree_blob(&t)?.nodes {
+                match n.kind {
+                    NodeKind::Dir => stack.extend(n.subtree),
+                    NodeKind::File => {
+                        for c in &n.content {
+                            set(c, "data")?;
+                        }
+                    }
+                    NodeKind::Symlink => {}
+                    NodeKind::Sqlite => {
+                        let Some(&m) = n.content.first() else { continue };
+                        if set(&m, "sqlite manifest")? {
+                            let (meta, pages) = crate::sqlite::manifest::referenced(&mut |id| repo.read_blob(id), &m)?;
+                            for id in meta.iter().chain(&pages) {
+                                set(id, "sqlite")?;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok((bits, snaps.len()))
+}
+
+/// Phases 1 and 2: what is referenced, and what to do with every pack.
+pub fn plan(repo: &Repository, opts: &PruneOptions) -> Result<Plan> {
+    if !(0.0..=1.0).contains(&opts.max_unused) {
+        return Err(Error::InvalidArgument("--max-unused must be a percentage from 0 to 100".into()));
+    }
+    let index = repo.index();
+    let index_keys = repo.index_keys()?;
+    let (mark_keys, marks) = crate::marks::load_marks(repo)?;
+    let sizes: HashMap<Id, u64> = repo
+        .backend()
+        .list(PREFIX_DATA)?
+        .into_iter()
+        .filter_map(|o| pack_id_from_key(&o.key).map(|id| (id, o.size)))
+        .collect();
+    let (referenced, snapshots) = mark_reachable(repo, index)?;
+    let mut s = PlanSummary { snapshots, packs: sizes.len(), ..Default::default() };
+    // Referenced and unreferenced blob bytes per pack, through the index's
+    // view (a pack's header and trailer are neither: they are not waste).
+    let mut used: HashMap<Id, u64> = HashMap::new();
+    let mut unused: HashMap<Id, u64> = HashMap::new();
+    for i in 0..index.len() {
+        let (_, loc) = index.entry(i);
+        if bit(&referenced, i) {
+            s.blobs_referenced += 1;
+            s.bytes_referenced += loc.length as u64;
+            *used.entry(loc.pack).or_default() += loc.length as u64;
+        } else {
+            s.blobs_unreferenced += 1;
+            s.bytes_unreferenced += loc.length as u64;
+            *unused.entry(loc.pack).or_default() += loc.length as u64;
+        }
+    }
+    let now_ns = jiff::Timestamp::now().as_nanosecond() as i64;
+    let grace_ns = opts.grace.as_nanos().min(i64::MAX as u128) as i64;
+    let (mut to_mark, mut to_repack, mut to_delete, mut keep_marks) = (vec![], vec![], HashSet::new(), HashMap::new());
+    for (&pack, &size) in &sizes {
+        let used = used.get(&pack).copied().unwrap_or(0);
+        match marks.get(&pack) {
+            Some(_) if used > 0 => s.packs_rescued += 1,
+            Some(&t) if now_ns.saturating_sub(t) >= grace_ns => {
+                to_delete.insert(pack);
+            }
+            Some(&t) => {
+                s.packs_waiting += 1;
+                keep_marks.insert(pack, t);
+            }
+            None if used == 0 => {
+                // Unreferenced, or not indexed at all (left by an interrupted
+                // backup, or being written by a running one): mark, never
+                // delete at once, unless the grace is zero.
+                if !index.has_pack(&pack) {
+                    s.packs_unindexed += 1;
+                }
+                s.packs_to_mark += 1;
+                s.bytes_to_mark += size;
+                to_mark.push(pack);
+            }
+            None if unused.get(&pack).copied().unwrap_or(0) as f64
+                > opts.max_unused * (used + unused.get(&pack).copied().unwrap_or(0)) as f64 =>
+            {
+                s.packs_to_repack += 1;
+                s.bytes_to_repack += used;
+                to_repack.push(pack);
+            }
+            None => {}
+        }
+    }
+    if grace_ns == 0 {
+        to_delete.extend(to_mark.iter().chain(&to_repack).copied());
+    }
+    s.packs_to_delete = to_delete.len();
+    s.bytes_to_delete = to_delete.iter().map(|p| sizes[p]).sum();
+    Ok(Plan { summary: s, referenced, sizes, to_mark, to_repack, to_delete, keep_marks, index_keys, mark_keys, now_ns })
+}
+
+/// Phases 3–5.
+pub fn run(repo: &Repository, plan: &Plan) -> Result<PruneResult> {
+    let mut r = PruneResult::default();
+    let repacked = repack(repo, plan)?;
+    r.packs_written = repacked.len();
+    if !repacked.is_empty() {
+        r.index_files_written += repo.save_index(repacked.clone())?.len();
+    }
+    crate::failpoint::hit("prune-after-repack");
+
+    // Mark: one new object replaces the old ones; due packs stay listed
+    // until they are gone (a crash before deleting them loses nothing).
+    let mut marks = plan.keep_marks.clone();
+    for p in plan.to_mark.iter().chain(&plan.to_repack) {
+        marks.insert(*p, plan.now_ns);
+        r.packs_marked += 1;
+    }
+    for p in &plan.to_delete {
+        marks.entry(*p).or_insert(plan.now_ns);
+    }
+    let new_key = crate::marks::save_marks(repo, &marks)?;
+    for k in plan.mark_keys.iter().filter(|k| Some(*k) != new_key.as_ref()) {
+        repo.backend().delete(k)?;
+    }
+    crate::failpoint::hit("prune-after-mark");
+    if plan.to_delete.is_empty() {
+        return Ok(r);
+    }
+
+    // Delete: first an index without the due packs, then retire the index
+    // files it replaces, then the packs themselves.
+    let repacked_ids: HashSet<Id> = repacked.iter().flat_map(|p| p.blobs.iter().map(|b| b.id)).collect();
+    let index = repo.index();
+    let mut keep: HashMap<Id, Vec<BlobEntry>> = HashMap::new();
+    for i in 0..index.len() {
+        let (id, loc) = index.entry(i);
+        if !plan.to_delete.contains(&loc.pack) {
+            keep.entry(loc.pack).or_default().push(entry(id, &loc));
+        } else if bit(&plan.referenced, i) && !repacked_ids.contains(&id) {
+            return Err(Error::InvalidArgument(format!(
+                "internal check failed: referenced blob {id} would be deleted with pack {}; nothing was deleted",
+                loc.pack
+            )));
+        }
+    }
+    let packs: Vec<IndexPack> = keep
+        .into_iter()
+        .map(|(id, mut blobs)| {
+            blobs.sort_by_key(|b| b.offset);
+            IndexPack { id, blobs }
+        })
+        .collect();
+    r.index_files_written += repo.save_index(packs)?.len();
+    crate::failpoint::hit("prune-after-index");
+    for k in &plan.index_keys {
+        repo.backend().delete(k)?;
+        r.index_files_removed += 1;
+    }
+    crate::failpoint::hit("prune-after-index-removal");
+    for p in &plan.to_delete {
+        crate::failpoint::hit("prune-delete-pack");
+        match repo.backend().delete(&pack_key(p)) {
+            Ok(()) | Err(crate::backend::BackendError::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        r.packs_deleted += 1;
+        r.bytes_freed += plan.sizes.get(p).copied().unwrap_or(0);
+    }
+    Ok(r)
+}
+
+fn entry(id: Id, loc: &Location) -> BlobEntry {
+    BlobEntry { id, kind: loc.kind as u8, offset: loc.offset, length: loc.length, raw_length: loc.raw_length }
+}
+
+/// Phase 3: the referenced blobs of sparse packs into new packs.
+fn repack(repo: &Repository, plan: &Plan) -> Result<Vec<IndexPack>> {
+    if plan.to_repack.is_empty() {
+        return Ok(vec![]);
+    }
+    let index = repo.index();
+    let wanted: HashSet<Id> = plan.to_repack.iter().copied().collect();
+    let mut by_pack: HashMap<Id, Vec<(Id, Location)>> = HashMap::new();
+    for i in 0..index.len() {
+        let (id, loc) = index.entry(i);
+        if bit(&plan.referenced, i) && wanted.contains(&loc.pack) {
+            by_pack.entry(loc.pack).or_default().push((id, loc));
+        }
+    }
+    // Copies go into new packs even though the index already has them.
+    let none = MasterIndex::new();
+    let mut writer = BlobWriter::new(repo);
+    let copied = (|| -> Result<()> {
+        for (pack, blobs) in &by_pack {
+            let bytes = repo.backend().get(&pack_key(pack))?;
+            for (id, loc) in blobs {
+                let (s, e) = (loc.offset as usize, loc.offset as usize + loc.length as usize);
+                let raw = repo.open_located(id, loc, bytes.get(s..e).unwrap_or_default())?;
+                writer.add_hashed(&none, loc.kind, *id, &raw)?;
+            }
+        }
+        Ok(())
+    })();
+    if let Err(e) = copied {
+        return Err(writer.abort().unwrap_or(e));
+    }
+    Ok(writer.finish()?.0)
+}
