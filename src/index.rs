@@ -182,6 +182,13 @@ impl MasterIndex {
             .map(|e| (e as *const Entry as usize - self.entries.as_ptr() as usize) / std::mem::size_of::<Entry>())
     }
 
+    /// (pack number, offset) of the blob at `position`: a cheap sort key
+    /// that groups blobs by pack in file order.
+    pub fn pack_order(&self, position: usize) -> (u32, u32) {
+        let e = &self.entries[position];
+        (e.pack_kind & PACK_MASK, e.offset)
+    }
+
     /// The blob at `position`.
     pub fn entry(&self, position: usize) -> (Id, Location) {
         let e = &self.entries[position];

@@ -200,7 +200,7 @@ impl Repository {
     /// at most `MAX_INDEX_BLOBS` blobs so that loading one never needs much
     /// memory beyond the index itself. Returns the keys written.
     /// On error, the files already written are deleted again.
-    pub fn save_index(&self, packs: Vec<IndexPack>) -> Result<Vec<String>> {
+    pub fn save_index(&self, packs: impl IntoIterator<Item = IndexPack>) -> Result<Vec<String>> {
         let mut keys = Vec::new();
         let result = self.save_index_files(packs, &mut keys);
         if result.is_err() {
@@ -211,7 +211,8 @@ impl Repository {
         result.map(|()| keys)
     }
 
-    fn save_index_files(&self, packs: Vec<IndexPack>, keys: &mut Vec<String>) -> Result<()> {
+    /// Packs are consumed one by one, so a caller can stream them.
+    fn save_index_files(&self, packs: impl IntoIterator<Item = IndexPack>, keys: &mut Vec<String>) -> Result<()> {
         let mut batch: Vec<IndexPack> = Vec::new();
         let mut blobs = 0;
         for p in packs {

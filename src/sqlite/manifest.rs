@@ -94,14 +94,33 @@ pub fn decode_page_list(id: &Id, bytes: &[u8]) -> Result<Vec<Id>> {
 /// and page lists (metadata), then its pages. `read` returns a blob's
 /// plaintext, already checked against its id.
 pub fn referenced(read: &mut dyn FnMut(&Id) -> Result<Vec<u8>>, manifest: &Id) -> Result<(Vec<Id>, Vec<Id>)> {
-    let m = SqliteManifest::decode(manifest, &read(manifest)?)?;
-    let mut meta = vec![*manifest];
-    let mut pages = Vec::with_capacity(m.page_count as usize);
-    for l in &m.page_lists {
-        meta.push(*l);
-        pages.extend(decode_page_list(l, &read(l)?)?);
-    }
+    let (mut meta, mut pages) = (vec![*manifest], Vec::new());
+    visit(read, manifest, &mut |id, is_page| {
+        if is_page {
+            pages.push(*id)
+        } else {
+            meta.push(*id)
+        }
+        Ok(())
+    })?;
     Ok((meta, pages))
+}
+
+/// `referenced` without collecting: `f(id, is_page)` for every page list
+/// and page, one page list in memory at a time.
+pub fn visit(
+    read: &mut dyn FnMut(&Id) -> Result<Vec<u8>>,
+    manifest: &Id,
+    f: &mut dyn FnMut(&Id, bool) -> Result<()>,
+) -> Result<()> {
+    let m = SqliteManifest::decode(manifest, &read(manifest)?)?;
+    for l in &m.page_lists {
+        f(l, false)?;
+        for p in decode_page_list(l, &read(l)?)? {
+            f(&p, true)?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
