@@ -118,4 +118,3 @@ pub fn activity(db: &Path, seed: u64) {
     }
     tx.commit().unwrap();
 }
-

@@ -25,7 +25,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 fn step(args: &[String]) {
-    let status = Command::new(std::env::current_exe().unwrap()).env("BENCH_PRUNE_STEP", args.join("\u{1f}")).status().unwrap();
+    let status =
+        Command::new(std::env::current_exe().unwrap()).env("BENCH_PRUNE_STEP", args.join("\u{1f}")).status().unwrap();
     assert!(status.success(), "step {args:?} failed");
 }
 
@@ -86,7 +87,15 @@ fn main() {
         }
         eprintln!("snapshot {h} taken");
     }
-    report_prune(&base, &crepo, &rrepo, peers, &format!("{mib} MiB SQLite database, {} snapshots", hours + 1), &cairn, &restic);
+    report_prune(
+        &base,
+        &crepo,
+        &rrepo,
+        peers,
+        &format!("{mib} MiB SQLite database, {} snapshots", hours + 1),
+        &cairn,
+        &restic,
+    );
 }
 
 /// Round `round` of the small-file data set: round 0 writes every file;
@@ -145,7 +154,8 @@ fn files_bench() {
         let (t, _, _) = measure(&mut cairn(&["backup", "--time", &time, &s(&data)]));
         let mut line = format!("round {round}: cairn backup {t:.1}s");
         if peers {
-            let (t, _, _) = measure(&mut restic(&["backup", "--time", &time.replace('T', " ").replace('Z', ""), &s(&data)]));
+            let (t, _, _) =
+                measure(&mut restic(&["backup", "--time", &time.replace('T', " ").replace('Z', ""), &s(&data)]));
             line += &format!(", restic backup {t:.1}s");
         }
         eprintln!("{line}");

@@ -259,10 +259,9 @@ pub fn run(repo: &Repository, plan: &Plan) -> Result<PruneResult> {
     }
     let at = |i: u32| index.entry(i as usize);
     keep.sort_unstable_by_key(|&i| index.pack_order(i as usize));
-    let packs = keep.chunk_by(|&a, &b| index.pack_order(a as usize).0 == index.pack_order(b as usize).0).map(|run| IndexPack {
-        id: at(run[0]).1.pack,
-        blobs: run.iter().map(|&i| entry(at(i).0, &at(i).1)).collect(),
-    });
+    let packs = keep
+        .chunk_by(|&a, &b| index.pack_order(a as usize).0 == index.pack_order(b as usize).0)
+        .map(|run| IndexPack { id: at(run[0]).1.pack, blobs: run.iter().map(|&i| entry(at(i).0, &at(i).1)).collect() });
     r.index_files_written += repo.save_index(packs)?.len();
     crate::failpoint::hit("prune-after-index");
     for k in &plan.index_keys {

@@ -1,5 +1,5 @@
-//! SQLite sources against a real SQLite: a live writer process (Python's
-//! sqlite3, like the application) in WAL and rollback-journal mode, the
+//! SQLite sources against a real SQLite: a live writer process (this test
+//! binary started again, with its own connection) in WAL and rollback-journal mode, the
 //! operations guide's loss scenarios, failing verifications that must leave
 //! the live file untouched, point-in-time selection and bad input.
 
@@ -7,56 +7,91 @@ mod common;
 use common::*;
 use rusqlite::Connection;
 use std::fs;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+/// Helper processes: this test binary started again with `CAIRN_TEST_HELPER`
+/// set runs one of them instead of the tests (a separate process with its
+/// own SQLite connection, as the application is), so `cargo test` needs
+/// nothing but Rust.
+fn spawn_helper(role: &str, db: &Path, mode: &str, signal: &Path) -> Child {
+    Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "helper_process", "--ignored", "--nocapture", "--test-threads=1"])
+        .env("CAIRN_TEST_HELPER", format!("{role}\u{1f}{}\u{1f}{mode}\u{1f}{}", db.display(), signal.display()))
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Runs only as a helper process (see `spawn_helper`).
+#[test]
+#[ignore = "helper process for the live-writer tests, started by them"]
+fn helper_process() {
+    let Ok(spec) = std::env::var("CAIRN_TEST_HELPER") else { return };
+    let a: Vec<&str> = spec.split('\u{1f}').collect();
+    let (db, mode, signal) = (Path::new(a[1]), a[2], Path::new(a[3]));
+    match a[0] {
+        "writer" => writer(db, mode, signal),
+        "holder" => {
+            // Hold an exclusive lock (rollback mode) for 20 s.
+            let c = Connection::open(db).unwrap();
+            c.execute_batch("BEGIN EXCLUSIVE").unwrap();
+            fs::write(signal.with_extension("ready"), b"").unwrap();
+            std::thread::sleep(Duration::from_secs(20));
+        }
+        other => panic!("unknown helper {other}"),
+    }
+}
+
 /// The writer: transfers between 100 accounts (the total stays 100000) and
-/// a strictly increasing sequence, one transaction each, until `stop` exists.
-const WRITER: &str = r#"
-import os, random, sqlite3, sys
-path, mode, stop = sys.argv[1:4]
-c = sqlite3.connect(path, timeout=60, isolation_level=None)
-c.execute("PRAGMA journal_mode=" + mode)
-c.execute("CREATE TABLE IF NOT EXISTS accounts(id INTEGER PRIMARY KEY, balance INTEGER NOT NULL)")
-c.execute("CREATE TABLE IF NOT EXISTS seq(n INTEGER PRIMARY KEY)")
-c.execute("CREATE TABLE IF NOT EXISTS filler(id INTEGER PRIMARY KEY, body BLOB)")
-c.execute("BEGIN")
-if c.execute("SELECT count(*) FROM accounts").fetchone()[0] == 0:
-    c.executemany("INSERT INTO accounts VALUES (?, 1000)", [(i,) for i in range(100)])
-    c.executemany("INSERT INTO filler(body) VALUES (randomblob(1000))", [()] * 3000)
-c.execute("COMMIT")
-print("ready", flush=True)
-n = c.execute("SELECT coalesce(max(n), 0) FROM seq").fetchone()[0]
-rnd = random.Random(7)
-while not os.path.exists(stop):
-    a, b, amount = rnd.randrange(100), rnd.randrange(100), rnd.randrange(1, 50)
-    c.execute("BEGIN IMMEDIATE")
-    c.execute("UPDATE accounts SET balance = balance - ? WHERE id = ?", (amount, a))
-    c.execute("UPDATE accounts SET balance = balance + ? WHERE id = ?", (amount, b))
-    n += 1
-    c.execute("INSERT INTO seq VALUES (?)", (n,))
-    c.execute("INSERT INTO filler(body) VALUES (randomblob(300))")
-    c.execute("COMMIT")
-print(n, flush=True)
-"#;
+/// a strictly increasing sequence, one IMMEDIATE transaction each, until
+/// the file `stop` exists.
+fn writer(db: &Path, mode: &str, stop: &Path) {
+    let c = Connection::open(db).unwrap();
+    c.busy_timeout(Duration::from_secs(60)).unwrap();
+    let _: String = c.query_row(&format!("PRAGMA journal_mode={mode}"), [], |r| r.get(0)).unwrap();
+    c.execute_batch(
+        "CREATE TABLE IF NOT EXISTS accounts(id INTEGER PRIMARY KEY, balance INTEGER NOT NULL);
+         CREATE TABLE IF NOT EXISTS seq(n INTEGER PRIMARY KEY);
+         CREATE TABLE IF NOT EXISTS filler(id INTEGER PRIMARY KEY, body BLOB);
+         BEGIN;
+         INSERT INTO accounts WITH RECURSIVE c(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM c WHERE x < 99)
+             SELECT x, 1000 FROM c WHERE (SELECT count(*) FROM accounts) = 0;
+         INSERT INTO filler(body) WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000)
+             SELECT randomblob(1000) FROM c WHERE (SELECT count(*) FROM filler) = 0;
+         COMMIT;",
+    )
+    .unwrap();
+    fs::write(stop.with_extension("ready"), b"").unwrap();
+    let mut n: i64 = c.query_row("SELECT coalesce(max(n), 0) FROM seq", [], |r| r.get(0)).unwrap();
+    let mut rng = cairn::sample::Rng::new(7);
+    while !stop.exists() {
+        let (a, b, amount) = (rng.next_u64() % 100, rng.next_u64() % 100, 1 + rng.next_u64() % 49);
+        n += 1;
+        let tx = rusqlite::Transaction::new_unchecked(&c, rusqlite::TransactionBehavior::Immediate).unwrap();
+        tx.execute("UPDATE accounts SET balance = balance - ?1 WHERE id = ?2", (amount as i64, a as i64)).unwrap();
+        tx.execute("UPDATE accounts SET balance = balance + ?1 WHERE id = ?2", (amount as i64, b as i64)).unwrap();
+        tx.execute("INSERT INTO seq VALUES (?1)", [n]).unwrap();
+        tx.execute("INSERT INTO filler(body) VALUES (randomblob(300))", []).unwrap();
+        tx.commit().unwrap();
+    }
+}
+
+/// Wait until `p` exists; fail at once if the helper process died instead.
+fn wait_for(p: &Path, helper: &mut Child) {
+    let start = std::time::Instant::now();
+    while !p.exists() {
+        assert!(helper.try_wait().unwrap().is_none(), "the helper process exited before {}", p.display());
+        assert!(start.elapsed() < Duration::from_secs(60), "{} never appeared", p.display());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
 
 fn start_writer(dir: &Path, db: &Path, mode: &str) -> (Child, PathBuf) {
-    let script = dir.join("writer.py");
-    fs::write(&script, WRITER).unwrap();
     let stop = dir.join(format!("stop-{mode}"));
-    let mut child = Command::new("python3")
-        .arg(&script)
-        .arg(db)
-        .arg(mode)
-        .arg(&stop)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3 is needed for the live-writer test (.ci/run checks for it)");
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
-    assert_eq!(line.trim(), "ready", "writer did not start");
+    let mut child = spawn_helper("writer", db, mode, &stop);
+    wait_for(&stop.with_extension("ready"), &mut child);
     (child, stop)
 }
 
@@ -337,14 +372,9 @@ fn bad_input_is_one_line_and_changes_nothing() {
     // Locked exclusively (rollback mode) for longer than --max-hold.
     let locked = tmp.path().join("locked.db");
     Connection::open(&locked).unwrap().execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (1);").unwrap();
-    let mut holder = Command::new("python3")
-        .args(["-c", "import sqlite3,sys,time; c=sqlite3.connect(sys.argv[1], isolation_level=None); c.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); time.sleep(20)"])
-        .arg(&locked)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(holder.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+    let signal = tmp.path().join("holder");
+    let mut holder = spawn_helper("holder", &locked, "delete", &signal);
+    wait_for(&signal.with_extension("ready"), &mut holder);
     let t = std::time::Instant::now();
     let (_, err) =
         fails(cairn(&repo).args(["backup", "--max-hold", "0.5"]).arg(format!("sqlite:{}", locked.display())));
