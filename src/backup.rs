@@ -216,7 +216,8 @@ fn archive_sources(
     let mut archiver = FileArchiver { repo, writer, force, stats: FileStats::default(), warnings: vec![], buf: vec![] };
     for s in sources {
         if s.kind == SourceKind::Sqlite {
-            let c = capture(repo, archiver.writer, &s.abs, s.name.clone(), &opts.sqlite)?;
+            let prev = parent_root.get(&s.name);
+            let c = capture(repo, archiver.writer, &s.abs, s.name.clone(), prev, &opts.sqlite)?;
             databases.push((s.abs.display().to_string(), c.manifest));
             db_warnings.extend(c.warnings);
             nodes.push(c.node);

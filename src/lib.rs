@@ -11,6 +11,7 @@ pub mod backup;
 pub mod chunker;
 pub mod config;
 pub mod crypto;
+pub mod dict;
 pub mod error;
 pub mod failpoint;
 pub mod forget;

@@ -115,27 +115,32 @@ impl Repository {
                 other => other?,
             };
             let sealer = config.sealer(None);
-            return Ok(Repository {
+            let repo = Repository {
                 backend,
                 config,
                 sealer,
                 index: MasterIndex::new(),
                 marked: Default::default(),
                 key_id: None,
-            });
+            };
+            crate::dict::load_all(&repo)?;
+            return Ok(repo);
         }
         let password = password.ok_or(Error::PasswordRequired)?()?;
         let (master, key_id) = crate::keys::unlock(&*backend, password.as_bytes())?;
         let config = Config::decode(&bytes, Some(master.clone()))?;
         let sealer = config.sealer(Some(master));
-        Ok(Repository {
+        let repo = Repository {
             backend,
             config,
             sealer,
             index: MasterIndex::new(),
             marked: Default::default(),
             key_id: Some(key_id),
-        })
+        };
+        // Blobs compressed with a dictionary name it; every reader needs them.
+        crate::dict::load_all(&repo)?;
+        Ok(repo)
     }
 
     /// The sealing step of this repository (encrypting if it is encrypted).

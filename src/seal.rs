@@ -13,6 +13,7 @@
 //! XAES-256-GCM, and a repository accepts only the one its config names.
 
 use crate::crypto::{self, Cipher, MasterKey, ObjectKey};
+use crate::dict::Dict;
 use crate::error::FormatError;
 use crate::format::*;
 use crate::id::Id;
@@ -24,6 +25,33 @@ thread_local! {
     // than compressing a 1 MiB chunk at level 1 (measured with perf).
     static COMPRESSOR: RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> = const { RefCell::new(None) };
     static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
+    // Contexts bound to a dictionary, kept while the same one is used.
+    static DICT_COMPRESSOR: RefCell<Option<(usize, zstd::bulk::Compressor<'static>)>> = const { RefCell::new(None) };
+    static DICT_DECOMPRESSOR: RefCell<Option<(usize, zstd::bulk::Decompressor<'static>)>> = const { RefCell::new(None) };
+}
+
+fn compress_with(dict: &'static Dict, raw: &[u8]) -> Option<Vec<u8>> {
+    DICT_COMPRESSOR.with(|c| {
+        let mut c = c.borrow_mut();
+        let key = dict as *const Dict as usize;
+        if c.as_ref().is_none_or(|(k, _)| *k != key) {
+            *c = Some((key, zstd::bulk::Compressor::with_prepared_dictionary(&dict.encoder).ok()?));
+        }
+        c.as_mut()?.1.compress(raw).ok()
+    })
+}
+
+fn decompress_with(dict: &'static Dict, payload: &[u8], raw_len: usize) -> Result<Vec<u8>, FormatError> {
+    DICT_DECOMPRESSOR.with(|d| {
+        let mut d = d.borrow_mut();
+        let key = dict as *const Dict as usize;
+        if d.as_ref().is_none_or(|(k, _)| *k != key) {
+            let new = zstd::bulk::Decompressor::with_prepared_dictionary(&dict.decoder);
+            *d = Some((key, new.map_err(|e| FormatError::Decompress(e.to_string()))?));
+        }
+        let dec = &mut d.as_mut().expect("set").1;
+        dec.decompress(payload, raw_len).map_err(|e| FormatError::Decompress(e.to_string()))
+    })
 }
 
 fn compress(level: i32, raw: &[u8]) -> Option<Vec<u8>> {
@@ -94,11 +122,21 @@ impl Sealer {
     /// Seal `raw` as an object of `kind`. Payloads that zstd does not shrink are
     /// stored uncompressed, so incompressible data costs no decompression time.
     pub fn seal(&self, kind: ObjectKind, raw: &[u8]) -> Vec<u8> {
+        self.seal_with(kind, raw, None)
+    }
+
+    /// `seal`, compressing with `dict` when given (codec 2: the payload is
+    /// the dictionary's 8-byte tag, then a zstd frame made with it).
+    pub fn seal_with(&self, kind: ObjectKind, raw: &[u8], dict: Option<&'static Dict>) -> Vec<u8> {
         assert!(raw.len() <= MAX_SEALED_RAW, "object larger than 4 GiB");
-        let compressed = if self.level != 0 { compress(self.level, raw).filter(|c| c.len() < raw.len()) } else { None };
+        let compressed = match dict {
+            _ if self.level == 0 => None,
+            Some(d) => compress_with(d, raw).map(|f| (CODEC_ZSTD_DICT, [&d.tag()[..], &f].concat())),
+            None => compress(self.level, raw).map(|f| (CODEC_ZSTD, f)),
+        };
         let (codec, payload): (u8, &[u8]) = match &compressed {
-            Some(c) => (CODEC_ZSTD, c),
-            None => (CODEC_NONE, raw),
+            Some((codec, c)) if c.len() < raw.len() => (*codec, c),
+            _ => (CODEC_NONE, raw),
         };
         if let Some(k) = &self.key {
             // version | nonce (filled in) | codec | raw_len | payload, then
@@ -150,6 +188,17 @@ fn decode_payload(codec: u8, payload: &[u8], raw_len: usize) -> Result<Vec<u8>, 
     let raw = match codec {
         CODEC_NONE => payload.to_vec(),
         CODEC_ZSTD => decompress(payload, raw_len)?,
+        CODEC_ZSTD_DICT => {
+            let tag: [u8; 8] =
+                payload.get(..8).ok_or(FormatError::Truncated { len: payload.len() })?.try_into().unwrap();
+            let d = crate::dict::lookup(&tag).ok_or_else(|| {
+                FormatError::Decode(format!(
+                    "needs dictionary {}… which is missing or damaged (see `cairn check`)",
+                    hex::encode(tag)
+                ))
+            })?;
+            decompress_with(d, &payload[8..], raw_len)?
+        }
         c => return Err(FormatError::Codec(c)),
     };
     if raw.len() != raw_len {
@@ -233,5 +282,45 @@ mod tests {
         let sealed = Sealer::new(3).seal(ObjectKind::Data, &raw);
         assert_eq!(sealed[2], CODEC_NONE);
         assert_eq!(Sealer::new(3).unseal(ObjectKind::Data, &sealed).unwrap(), raw);
+    }
+}
+
+#[cfg(test)]
+mod dict_tests {
+    use super::*;
+
+    #[test]
+    fn dictionary_round_trip_tamper_and_missing() {
+        let samples: Vec<Vec<u8>> = (0..600u32)
+            .map(|i| {
+                format!("INT. KITCHEN - NIGHT {i}. She opens the door. {} ", "Rain on the window. ".repeat(20))
+                    .into_bytes()
+            })
+            .collect();
+        let refs: Vec<&[u8]> = samples.iter().map(Vec::as_slice).collect();
+        let bytes = crate::dict::train(&refs).expect("trains");
+        let d = crate::dict::register(Id::hash(&bytes), &bytes, 3);
+        for s in [Sealer::new(3), Sealer::encrypted(3, Arc::new(MasterKey::random()), Cipher::Xaes256Gcm)] {
+            let page = samples[7].clone();
+            let with = s.seal_with(ObjectKind::Data, &page, Some(d));
+            let without = s.seal(ObjectKind::Data, &page);
+            assert!(with.len() < without.len(), "{} vs {}", with.len(), without.len());
+            assert_eq!(s.unseal(ObjectKind::Data, &with).unwrap(), page);
+            for i in 0..with.len() {
+                let mut bad = with.clone();
+                bad[i] ^= 0x10;
+                assert!(s.unseal(ObjectKind::Data, &bad).is_err(), "flip at {i} undetected");
+            }
+        }
+        // A blob naming a dictionary nobody registered fails with a clear error.
+        let plain = Sealer::new(0);
+        let mut raw = vec![1u8, ObjectKind::Data as u8, CODEC_ZSTD_DICT, 0];
+        raw.extend_from_slice(&8u32.to_le_bytes());
+        raw.extend_from_slice(&[0xEE; 8]);
+        raw.extend_from_slice(b"frame");
+        let check = blake3::hash(&raw);
+        raw.extend_from_slice(&check.as_bytes()[..SEAL_CHECK_LEN]);
+        let err = plain.unseal(ObjectKind::Data, &raw).unwrap_err().to_string();
+        assert!(err.contains("dictionary eeeeeeeeeeeeeeee"), "{err}");
     }
 }

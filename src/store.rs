@@ -24,6 +24,7 @@ struct Job {
     id: Id,
     kind: ObjectKind,
     data: Vec<u8>,
+    dict: Option<&'static crate::dict::Dict>,
 }
 
 /// What a finished writer stored.
@@ -47,6 +48,8 @@ pub struct BlobWriter {
     excluded: HashSet<Id>,
     /// Packs holding blobs this writer deduplicated against.
     reused: HashSet<Id>,
+    /// Compress new blobs with this dictionary while set (SQLite pages).
+    dict: Option<&'static crate::dict::Dict>,
     pub stats: WriteStats,
 }
 
@@ -61,7 +64,7 @@ impl BlobWriter {
                 let (rx, tx, sealer) = (job_rx.clone(), blob_tx.clone(), sealer.clone());
                 std::thread::spawn(move || {
                     for job in rx {
-                        let sealed = sealer.seal(job.kind, &job.data);
+                        let sealed = sealer.seal_with(job.kind, &job.data, job.dict);
                         let blob = SealedBlob { id: job.id, kind: job.kind, raw_length: job.data.len() as u32, sealed };
                         if tx.send(blob).is_err() {
                             return;
@@ -83,6 +86,7 @@ impl BlobWriter {
             sealer: repo.sealer().clone(),
             excluded: repo.marked_packs().clone(),
             reused: HashSet::new(),
+            dict: None,
             stats: WriteStats::default(),
         }
     }
@@ -116,9 +120,14 @@ impl BlobWriter {
         self.jobs
             .as_ref()
             .expect("writer open")
-            .send(Job { id, kind, data: data.to_vec() })
+            .send(Job { id, kind, data: data.to_vec(), dict: self.dict })
             .expect("sealer threads alive");
         Ok(id)
+    }
+
+    /// Compress blobs added from now on with `dict` (None: plain zstd).
+    pub fn set_dictionary(&mut self, dict: Option<&'static crate::dict::Dict>) {
+        self.dict = dict;
     }
 
     pub fn sealer(&self) -> &Sealer {

@@ -37,6 +37,8 @@ type Damage = BTreeMap<Id, String>;
 /// Run every phase; damage is reported, never repaired.
 pub fn check(repo: &Repository, read_data: bool) -> Result<CheckReport> {
     let mut rep = CheckReport::default();
+    // Dictionaries loaded at open are fine; this lists the damaged ones.
+    rep.errors.extend(crate::dict::load_all(repo)?);
     let index = read_indexes(repo, &mut rep)?;
     let mut bad_packs = check_packs(repo, &index, &mut rep)?;
     let mut bad_blobs = Damage::new();

@@ -98,13 +98,13 @@ fn build_db(path: &Path) {
     )
     .unwrap();
     let mut rng = cairn::sample::Rng::new(3);
-    for i in 0..300 {
-        c.execute(
-            "INSERT INTO scenes VALUES (?1, ?2)",
-            (i, String::from_utf8(cairn::sample::script_text(&mut rng, 700)).unwrap()),
-        )
-        .unwrap();
+    // Over 2048 pages, so the pages are compressed with a trained dictionary.
+    let tx = c.unchecked_transaction().unwrap();
+    for i in 0..12_000 {
+        let text = String::from_utf8(cairn::sample::script_text(&mut rng, 700)).unwrap();
+        tx.execute("INSERT INTO scenes VALUES (?1, ?2)", (i, text)).unwrap();
     }
+    tx.commit().unwrap();
 }
 
 fn restores(name: &str, password: &str) {
@@ -123,6 +123,7 @@ fn restores(name: &str, password: &str) {
     run(cairn(&repo).args(["restore", snaps[0]["id"].as_str().unwrap(), "--target"]).arg(&target));
     assert_eq!(listing(&target.join("golden-data")), expected);
     if let Ok(want) = fs::read_to_string(fixture(name).join("expected-db.blake3")) {
+        assert_eq!(fs::read_dir(repo.join("dictionaries")).unwrap().count(), 1, "the fixture uses a page dictionary");
         let db = tmp.path().join("golden.db");
         assert_eq!(snaps[1]["time"], "2026-01-03T00:00:00Z");
         let out = run(cairn(&repo).args(["restore", snaps[1]["id"].as_str().unwrap(), "--sqlite-target"]).arg(&db));

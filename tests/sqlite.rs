@@ -463,3 +463,39 @@ fn zero_downtime_switches_a_symlink() {
     one_line(&err);
     assert_eq!(fs::read(&v1).unwrap(), old);
 }
+
+/// Pages of a database over 2048 pages are compressed with a dictionary
+/// trained on its own pages, stored once and reused by the next snapshot;
+/// a damaged dictionary makes only what uses it unreadable, by name.
+#[test]
+fn page_dictionary_trained_once_reused_and_checked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (repo, db) = (tmp.path().join("repo"), tmp.path().join("app.db"));
+    init_small(&repo);
+    make_app_db(&db, 12_000);
+    backup_db(&repo, &db, &[]);
+    Connection::open(&db).unwrap().execute("DELETE FROM episodes WHERE id % 50 = 0", []).unwrap();
+    backup_db(&repo, &db, &[]);
+    let dicts: Vec<PathBuf> = fs::read_dir(repo.join("dictionaries")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(dicts.len(), 1, "one dictionary for the series");
+    ok(cairn(&repo).args(["check", "--read-data"]));
+    let out = tmp.path().join("restored.db");
+    ok(cairn(&repo).args(["restore", "latest", "--sqlite-target"]).arg(&out));
+    assert_eq!(query_i64(&out, "SELECT count(*) FROM episodes"), 12_000 - 240);
+
+    let good = fs::read(&dicts[0]).unwrap();
+    let mut bad = good.clone();
+    let mid = bad.len() / 2;
+    bad[mid] ^= 1;
+    fs::write(&dicts[0], &bad).unwrap();
+    let live = fs::read(&db).unwrap();
+    let (code, err) = fails(cairn(&repo).args(["restore", "latest", "--overwrite", "--sqlite-target"]).arg(&db));
+    one_line(&err);
+    assert!(err.contains("dictionary"), "exit {code}: {err}");
+    assert_eq!(fs::read(&db).unwrap(), live, "the live database must be untouched");
+    let (_, err) = fails(cairn(&repo).arg("check"));
+    let stdout = String::from_utf8(run(cairn(&repo).arg("check")).stdout).unwrap();
+    assert!(stdout.contains("dictionaries/") || err.contains("dictionaries/"), "{stdout}{err}");
+    fs::write(&dicts[0], &good).unwrap();
+    ok(cairn(&repo).args(["check", "--read-data"]));
+}

@@ -38,6 +38,9 @@ pub const SEAL_CHECK_LEN: usize = 16;
 pub const CODEC_NONE: u8 = 0;
 /// Codec byte: payload is one zstd frame.
 pub const CODEC_ZSTD: u8 = 1;
+/// Codec byte: payload is an 8-byte dictionary tag, then one zstd frame
+/// made with that dictionary (format 3, format-spec/sqlite.md).
+pub const CODEC_ZSTD_DICT: u8 = 2;
 
 /// Largest object the sealing step accepts (raw length is a u32).
 pub const MAX_SEALED_RAW: usize = u32::MAX as usize;
@@ -64,6 +67,8 @@ pub const PREFIX_KEYS: &str = "keys/";
 pub const PREFIX_PROTECTED: &str = "protected/";
 /// `marked/<random id>`: packs marked for deletion by prune (format 3).
 pub const PREFIX_MARKED: &str = "marked/";
+/// `dictionaries/<id>`: zstd dictionaries (format 3).
+pub const PREFIX_DICTIONARIES: &str = "dictionaries/";
 
 /// Page ids per page-list blob of a SQLite manifest: 2048 × 32 bytes =
 /// 64 KiB, so 4096 blobs list a 32 GiB database of 4 KiB pages and an
@@ -96,6 +101,8 @@ pub enum ObjectKind {
     Protection = 9,
     /// `marked/<id>`: packs marked for deletion, with the mark times (format 3).
     DeletionMarks = 10,
+    /// `dictionaries/<id>`: a zstd dictionary for small chunks (format 3).
+    Dictionary = 11,
 }
 
 impl ObjectKind {
@@ -111,6 +118,7 @@ impl ObjectKind {
             8 => Self::PageList,
             9 => Self::Protection,
             10 => Self::DeletionMarks,
+            11 => Self::Dictionary,
             _ => return None,
         })
     }
@@ -126,6 +134,7 @@ impl ObjectKind {
             Self::PageList => "page-list",
             Self::Protection => "protection",
             Self::DeletionMarks => "deletion-marks",
+            Self::Dictionary => "dictionary",
         }
     }
 }
@@ -143,7 +152,7 @@ const _: () = {
 /// Checked once before anything is written (see `Repository::init`).
 pub fn check_constants() {
     assert_ne!(PACK_MAGIC, CONFIG_MAGIC);
-    for k in 1..=10u8 {
+    for k in 1..=11u8 {
         assert_eq!(ObjectKind::from_u8(k).map(|k| k as u8), Some(k));
     }
 }

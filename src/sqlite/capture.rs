@@ -8,6 +8,7 @@
 //! in rollback-journal mode they wait, which is what `--max-hold` bounds.
 
 use super::manifest::{encode_page_list, CaptureMethod, Integrity, SqliteManifest, TableRows};
+use super::sink::Sink;
 use super::SqliteError;
 use crate::error::{Error, Result};
 use crate::format::{ObjectKind, PAGE_LIST_IDS, SQLITE_PAGE_SIZE_LIMITS};
@@ -69,6 +70,7 @@ pub fn capture(
     writer: &mut BlobWriter,
     path: &Path,
     name: Vec<u8>,
+    prev: Option<&Node>,
     opts: &CaptureOptions,
 ) -> Result<Captured> {
     let meta = std::fs::metadata(path).map_err(|e| Error::SourceRead { path: path.to_path_buf(), source: e })?;
@@ -83,8 +85,9 @@ pub fn capture(
         MethodChoice::Auto => conn.prepare("SELECT pgno FROM sqlite_dbpage LIMIT 0").is_ok(),
     };
     let mut warnings = Vec::new();
+    let mut sink = Sink::new(repo, writer, prev);
     let (manifest_wo_lists, pages) = if dbpage {
-        read_dbpage(&conn, path, opts, &mut |pages, size| add_pages(repo, writer, pages, size))?
+        read_dbpage(&conn, path, opts, &mut sink)?
     } else {
         if opts.method == MethodChoice::Auto {
             warnings.push(format!(
@@ -92,9 +95,11 @@ pub fn capture(
                 path.display()
             ));
         }
-        read_backup_api(&conn, path, opts, &mut |pages, size| add_pages(repo, writer, pages, size))?
+        read_backup_api(&conn, path, opts, &mut sink)?
     };
+    sink.finish_pages();
     let mut manifest = manifest_wo_lists;
+    manifest.dictionary = sink.dictionary;
     for group in pages.chunks(PAGE_LIST_IDS) {
         manifest.page_lists.push(writer.add(repo.index(), ObjectKind::PageList, &encode_page_list(group))?);
     }
@@ -113,16 +118,6 @@ pub fn capture(
 
 /// Pages read at a time: hashed in parallel, then handed to the store in order.
 const BATCH_PAGES: usize = 256;
-
-/// Hash a batch of pages on all cores (BLAKE3 of a 4 KiB page uses only
-/// a quarter of a wide SIMD unit, so one core hashes a 1 GiB database in
-/// ~0.45 s), then store them in page order.
-fn add_pages(repo: &Repository, writer: &mut BlobWriter, batch: &[u8], page_size: usize) -> Result<Vec<Id>> {
-    use rayon::prelude::*;
-    let sealer = writer.sealer().clone();
-    let ids: Vec<Id> = batch.par_chunks(page_size).map(|p| sealer.id(p)).collect();
-    batch.chunks(page_size).zip(ids).map(|(p, id)| writer.add_hashed(repo.index(), ObjectKind::Data, id, p)).collect()
-}
 
 impl Default for CaptureOptions {
     fn default() -> Self {
@@ -228,6 +223,7 @@ fn read_facts(conn: &Connection, path: &Path, opts: &CaptureOptions) -> Result<S
         integrity: Integrity::NotChecked,
         hold_ms: 0,
         sqlite_version: rusqlite::version().to_string(),
+        dictionary: None,
     })
 }
 
@@ -253,18 +249,24 @@ fn integrity(conn: &Connection, path: &Path, level: CheckLevel) -> Result<Integr
 }
 
 /// One read transaction: facts, every page in order, the integrity check.
-type AddPages<'a> = dyn FnMut(&[u8], usize) -> Result<Vec<Id>> + 'a;
-
 fn read_dbpage(
     conn: &Connection,
     path: &Path,
     opts: &CaptureOptions,
-    add: &mut AddPages,
+    sink: &mut Sink,
 ) -> Result<(SqliteManifest, Vec<Id>)> {
     let start = Instant::now();
     conn.execute_batch("BEGIN").map_err(SqliteError::sql(path, "starting the read transaction"))?;
     // Dropping `conn` on an error path rolls the transaction back.
     let mut m = read_facts(conn, path, opts)?;
+    {
+        let mut one = conn
+            .prepare("SELECT data FROM sqlite_dbpage WHERE pgno = ?1")
+            .map_err(SqliteError::sql(path, "sampling pages"))?;
+        sink.prepare(m.page_count, &mut |pgno| {
+            Ok(one.query_row([pgno as i64], |r| r.get(0)).map_err(SqliteError::sql(path, "sampling pages"))?)
+        })?;
+    }
     let mut stmt =
         conn.prepare("SELECT pgno, data FROM sqlite_dbpage").map_err(SqliteError::sql(path, "reading pages"))?;
     let mut rows = stmt.query([]).map_err(locked_or(path, opts, "reading pages"))?;
@@ -281,12 +283,12 @@ fn read_dbpage(
         }
         batch.extend_from_slice(data);
         if batch.len() == BATCH_PAGES * page_size {
-            pages.extend(add(&batch, page_size)?);
+            pages.extend(sink.add(&batch, page_size)?);
             batch.clear();
             check_hold(path, opts, start)?;
         }
     }
-    pages.extend(add(&batch, page_size)?);
+    pages.extend(sink.add(&batch, page_size)?);
     drop(rows);
     drop(stmt);
     if conn.is_autocommit() {
@@ -325,7 +327,7 @@ fn read_backup_api(
     conn: &Connection,
     path: &Path,
     opts: &CaptureOptions,
-    add: &mut AddPages,
+    sink: &mut Sink,
 ) -> Result<(SqliteManifest, Vec<Id>)> {
     let tmp = tempfile::Builder::new()
         .prefix(".cairn-sqlite-")
@@ -356,13 +358,23 @@ fn read_backup_api(
     let mut f =
         std::fs::File::open(tmp.path()).map_err(|e| Error::SourceRead { path: tmp.path().into(), source: e })?;
     let page_size = m.page_size as usize;
+    let sample_file =
+        std::fs::File::open(tmp.path()).map_err(|e| Error::SourceRead { path: tmp.path().into(), source: e })?;
+    sink.prepare(m.page_count, &mut |pgno| {
+        let mut page = vec![0u8; page_size];
+        use std::os::unix::fs::FileExt;
+        sample_file
+            .read_exact_at(&mut page, (pgno - 1) * page_size as u64)
+            .map_err(|e| Error::SourceRead { path: tmp.path().into(), source: e })?;
+        Ok(page)
+    })?;
     let mut batch = vec![0u8; BATCH_PAGES * page_size];
     let mut pages = Vec::with_capacity(m.page_count as usize);
     while (pages.len() as u64) < m.page_count {
         let n = (m.page_count - pages.len() as u64).min(BATCH_PAGES as u64) as usize;
         f.read_exact(&mut batch[..n * page_size])
             .map_err(|e| Error::SourceRead { path: tmp.path().into(), source: e })?;
-        pages.extend(add(&batch[..n * page_size], page_size)?);
+        pages.extend(sink.add(&batch[..n * page_size], page_size)?);
     }
     Ok((m, pages))
 }

@@ -62,6 +62,8 @@ pub struct SqliteManifest {
     pub hold_ms: u64,
     /// SQLite library version that read the pages.
     pub sqlite_version: String,
+    /// The zstd dictionary the page blobs were compressed with, if any.
+    pub dictionary: Option<Id>,
 }
 
 impl SqliteManifest {

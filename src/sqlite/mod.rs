@@ -6,6 +6,7 @@
 pub mod capture;
 pub mod manifest;
 pub mod restore;
+pub mod sink;
 
 use std::path::PathBuf;
 
