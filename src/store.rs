@@ -48,6 +48,7 @@ pub struct BlobWriter {
     excluded: HashSet<Id>,
     /// Packs holding blobs this writer deduplicated against.
     reused: HashSet<Id>,
+    last_reused: Option<Id>,
     /// Compress new blobs with this dictionary while set (SQLite pages).
     dict: Option<&'static crate::dict::Dict>,
     pub stats: WriteStats,
@@ -86,6 +87,7 @@ impl BlobWriter {
             sealer: repo.sealer().clone(),
             excluded: repo.marked_packs().clone(),
             reused: HashSet::new(),
+            last_reused: None,
             dict: None,
             stats: WriteStats::default(),
         }
@@ -104,7 +106,7 @@ impl BlobWriter {
         debug_assert_eq!(id, self.sealer.id(data));
         if let Some(loc) = index.lookup(&id) {
             if self.excluded.is_empty() || !self.excluded.contains(&loc.pack) {
-                self.reused.insert(loc.pack);
+                self.note_reused(loc.pack);
                 return Ok(id);
             }
         }
@@ -123,6 +125,15 @@ impl BlobWriter {
             .send(Job { id, kind, data: data.to_vec(), dict: self.dict })
             .expect("sealer threads alive");
         Ok(id)
+    }
+
+    /// Consecutive chunks mostly come from one pack: remember the last one
+    /// so the set is touched once per run, not once per chunk.
+    fn note_reused(&mut self, pack: Id) {
+        if self.last_reused != Some(pack) {
+            self.last_reused = Some(pack);
+            self.reused.insert(pack);
+        }
     }
 
     /// Compress blobs added from now on with `dict` (None: plain zstd).
@@ -145,7 +156,7 @@ impl BlobWriter {
     pub fn can_reuse(&mut self, index: &MasterIndex, id: &Id) -> bool {
         match index.lookup(id) {
             Some(loc) if !self.excluded.contains(&loc.pack) => {
-                self.reused.insert(loc.pack);
+                self.note_reused(loc.pack);
                 true
             }
             _ => self.pending.contains(id),

@@ -259,6 +259,10 @@ fn read_dbpage(
     conn.execute_batch("BEGIN").map_err(SqliteError::sql(path, "starting the read transaction"))?;
     // Dropping `conn` on an error path rolls the transaction back.
     let mut m = read_facts(conn, path, opts)?;
+    let dbg = std::env::var_os("CAIRN_T").is_some();
+    if dbg {
+        eprintln!("T facts {:?}", start.elapsed());
+    }
     {
         let mut one = conn
             .prepare("SELECT data FROM sqlite_dbpage WHERE pgno = ?1")
@@ -270,25 +274,23 @@ fn read_dbpage(
     let mut stmt =
         conn.prepare("SELECT pgno, data FROM sqlite_dbpage").map_err(SqliteError::sql(path, "reading pages"))?;
     let mut rows = stmt.query([]).map_err(locked_or(path, opts, "reading pages"))?;
-    let mut pages = Vec::with_capacity(m.page_count as usize);
     let page_size = m.page_size as usize;
-    let mut batch = Vec::with_capacity(BATCH_PAGES * page_size);
     let mut read = 0i64;
-    while let Some(row) = rows.next().map_err(locked_or(path, opts, "reading pages"))? {
-        let pgno: i64 = row.get(0).map_err(SqliteError::sql(path, "reading pages"))?;
-        let data = row.get_ref(1).and_then(|v| Ok(v.as_blob()?)).map_err(SqliteError::sql(path, "reading pages"))?;
-        read += 1;
-        if pgno != read || data.len() != page_size {
-            return Err(SqliteError::NotADatabase(path.to_path_buf()).into());
+    let pages = sink.run(page_size, &mut |batch| {
+        for _ in 0..BATCH_PAGES {
+            let Some(row) = rows.next().map_err(locked_or(path, opts, "reading pages"))? else { return Ok(false) };
+            let pgno: i64 = row.get(0).map_err(SqliteError::sql(path, "reading pages"))?;
+            let data =
+                row.get_ref(1).and_then(|v| Ok(v.as_blob()?)).map_err(SqliteError::sql(path, "reading pages"))?;
+            read += 1;
+            if pgno != read || data.len() != page_size {
+                return Err(SqliteError::NotADatabase(path.to_path_buf()).into());
+            }
+            batch.extend_from_slice(data);
         }
-        batch.extend_from_slice(data);
-        if batch.len() == BATCH_PAGES * page_size {
-            pages.extend(sink.add(&batch, page_size)?);
-            batch.clear();
-            check_hold(path, opts, start)?;
-        }
-    }
-    pages.extend(sink.add(&batch, page_size)?);
+        check_hold(path, opts, start)?;
+        Ok(true)
+    })?;
     drop(rows);
     drop(stmt);
     if conn.is_autocommit() {
@@ -300,7 +302,13 @@ fn read_dbpage(
         let why = format!("page_count says {} but {} pages were read", m.page_count, pages.len());
         return Err(SqliteError::VerifyFailed { path: path.to_path_buf(), why }.into());
     }
+    if dbg {
+        eprintln!("T pages {:?}", start.elapsed());
+    }
     m.integrity = integrity(conn, path, opts.check)?;
+    if dbg {
+        eprintln!("T check {:?}", start.elapsed());
+    }
     check_hold(path, opts, start)?;
     // Nothing was written, so ending the transaction either way is the same;
     // ROLLBACK also works after SQLite ended it itself on a corrupt page.
@@ -368,13 +376,13 @@ fn read_backup_api(
             .map_err(|e| Error::SourceRead { path: tmp.path().into(), source: e })?;
         Ok(page)
     })?;
-    let mut batch = vec![0u8; BATCH_PAGES * page_size];
-    let mut pages = Vec::with_capacity(m.page_count as usize);
-    while (pages.len() as u64) < m.page_count {
-        let n = (m.page_count - pages.len() as u64).min(BATCH_PAGES as u64) as usize;
-        f.read_exact(&mut batch[..n * page_size])
-            .map_err(|e| Error::SourceRead { path: tmp.path().into(), source: e })?;
-        pages.extend(sink.add(&batch[..n * page_size], page_size)?);
-    }
+    let mut left = m.page_count;
+    let pages = sink.run(page_size, &mut |batch| {
+        let n = left.min(BATCH_PAGES as u64) as usize;
+        batch.resize(n * page_size, 0);
+        f.read_exact(batch).map_err(|e| Error::SourceRead { path: tmp.path().into(), source: e })?;
+        left -= n as u64;
+        Ok(left > 0)
+    })?;
     Ok((m, pages))
 }

@@ -49,15 +49,58 @@ impl<'a> Sink<'a> {
         Ok(())
     }
 
-    /// Hash a batch of pages on all cores (BLAKE3 of a 4 KiB page uses only
-    /// a quarter of a wide SIMD unit, so one core hashes a 1 GiB database in
-    /// ~0.45 s), then store them in page order.
-    pub fn add(&mut self, batch: &[u8], page_size: usize) -> Result<Vec<Id>> {
+    /// Store every page `fill` produces, in order; returns their ids.
+    /// `fill(batch)` appends up to `BATCH_PAGES` pages to `batch` and
+    /// returns false once there are no more. Pipelined: while this thread
+    /// reads the next batch (SQLite is single-threaded), a helper thread
+    /// hashes the previous one on all cores (BLAKE3 of a 4 KiB page uses a
+    /// quarter of a wide SIMD unit: one core needs ~0.45 s per GiB).
+    pub fn run(&mut self, page_size: usize, fill: &mut dyn FnMut(&mut Vec<u8>) -> Result<bool>) -> Result<Vec<Id>> {
+        use crossbeam_channel::bounded;
         use rayon::prelude::*;
         let sealer = self.writer.sealer().clone();
-        let ids: Vec<Id> = batch.par_chunks(page_size).map(|p| sealer.id(p)).collect();
-        let index = self.repo.index();
-        batch.chunks(page_size).zip(ids).map(|(p, id)| self.writer.add_hashed(index, ObjectKind::Data, id, p)).collect()
+        let (to_hash, hash_rx) = bounded::<Vec<u8>>(1);
+        let (hashed_tx, hashed) = bounded::<(Vec<u8>, Vec<Id>)>(2);
+        let (spare_tx, spare) = bounded::<Vec<u8>>(4);
+        let mut ids = Vec::new();
+        std::thread::scope(|s| -> Result<()> {
+            s.spawn(move || {
+                for batch in hash_rx {
+                    let h: Vec<Id> = batch.par_chunks(page_size).map(|p| sealer.id(p)).collect();
+                    if hashed_tx.send((batch, h)).is_err() {
+                        return;
+                    }
+                }
+            });
+            // Owned here, so an early error drops it and the helper stops.
+            let hashed = hashed;
+            let index = self.repo.index();
+            let mut store = |(batch, h): (Vec<u8>, Vec<Id>), ids: &mut Vec<Id>| -> Result<()> {
+                for (p, id) in batch.chunks(page_size).zip(h) {
+                    ids.push(self.writer.add_hashed(index, ObjectKind::Data, id, p)?);
+                }
+                let _ = spare_tx.try_send(batch);
+                Ok(())
+            };
+            let mut more = true;
+            while more {
+                let mut batch = spare.try_recv().unwrap_or_default();
+                batch.clear();
+                more = fill(&mut batch)?;
+                if !batch.is_empty() {
+                    to_hash.send(batch).expect("hasher alive");
+                }
+                while let Ok(done) = hashed.try_recv() {
+                    store(done, &mut ids)?;
+                }
+            }
+            drop(to_hash);
+            for done in hashed.iter() {
+                store(done, &mut ids)?;
+            }
+            Ok(())
+        })?;
+        Ok(ids)
     }
 
     /// Page lists and the manifest are compressed without the dictionary.
