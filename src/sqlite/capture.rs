@@ -259,10 +259,6 @@ fn read_dbpage(
     conn.execute_batch("BEGIN").map_err(SqliteError::sql(path, "starting the read transaction"))?;
     // Dropping `conn` on an error path rolls the transaction back.
     let mut m = read_facts(conn, path, opts)?;
-    let dbg = std::env::var_os("CAIRN_T").is_some();
-    if dbg {
-        eprintln!("T facts {:?}", start.elapsed());
-    }
     {
         let mut one = conn
             .prepare("SELECT data FROM sqlite_dbpage WHERE pgno = ?1")
@@ -302,13 +298,7 @@ fn read_dbpage(
         let why = format!("page_count says {} but {} pages were read", m.page_count, pages.len());
         return Err(SqliteError::VerifyFailed { path: path.to_path_buf(), why }.into());
     }
-    if dbg {
-        eprintln!("T pages {:?}", start.elapsed());
-    }
     m.integrity = integrity(conn, path, opts.check)?;
-    if dbg {
-        eprintln!("T check {:?}", start.elapsed());
-    }
     check_hold(path, opts, start)?;
     // Nothing was written, so ending the transaction either way is the same;
     // ROLLBACK also works after SQLite ended it itself on a corrupt page.
