@@ -44,6 +44,8 @@ pub struct Packer {
     /// Buffers of stored packs, handed back for reuse: pack memory stays at
     /// a few buffers instead of one fresh allocation per pack.
     spare: Receiver<Vec<u8>>,
+    /// Pack buffers allocated so far; never more than `UPLOADERS + 1`.
+    buffers: usize,
     sealer: Sealer,
 }
 
@@ -51,7 +53,7 @@ impl Packer {
     /// `failed` is raised as soon as an upload fails, so producers can stop early.
     pub fn new(backend: Arc<dyn Backend>, target: usize, failed: Arc<AtomicBool>, sealer: Sealer) -> Self {
         let (tx, rx) = bounded::<(IndexPack, Vec<u8>)>(0);
-        let (spare_tx, spare) = bounded::<Vec<u8>>(UPLOADERS);
+        let (spare_tx, spare) = bounded::<Vec<u8>>(UPLOADERS + 1);
         let uploaders = (0..UPLOADERS)
             .map(|_| {
                 let (rx, backend, failed, spare_tx) = (rx.clone(), backend.clone(), failed.clone(), spare_tx.clone());
@@ -78,12 +80,12 @@ impl Packer {
                 })
             })
             .collect();
-        Packer { target, buf: Vec::new(), entries: vec![], uploads: Some(tx), uploaders, spare, sealer }
+        Packer { target, buf: Vec::new(), entries: vec![], uploads: Some(tx), uploaders, spare, buffers: 0, sealer }
     }
 
     pub fn add(&mut self, blob: SealedBlob) {
         if self.entries.is_empty() {
-            let reuse = self.spare.try_recv().unwrap_or_default();
+            let reuse = self.next_buffer();
             self.buf = new_pack_buffer(reuse, self.target + blob.sealed.len() + 4096);
         }
         self.entries.push(BlobEntry {
@@ -97,6 +99,22 @@ impl Packer {
         if self.buf.len() >= self.target {
             self.seal_pack();
         }
+    }
+
+    /// A buffer for the next pack: a stored pack's, or a new one while fewer
+    /// than `UPLOADERS + 1` exist. Once all exist, wait for one: an uploader
+    /// hands its buffer back before it takes the next pack, so the wait ends
+    /// as soon as the pack just queued is taken, and pack memory stays at
+    /// `UPLOADERS + 1` buffers however fast or slow the storage is.
+    fn next_buffer(&mut self) -> Vec<u8> {
+        if let Ok(b) = self.spare.try_recv() {
+            return b;
+        }
+        if self.buffers <= UPLOADERS {
+            self.buffers += 1;
+            return Vec::new();
+        }
+        self.spare.recv().unwrap_or_default()
     }
 
     /// Close the pack being filled, if it holds anything, and queue it.
