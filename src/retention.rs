@@ -160,5 +160,52 @@ pub fn apply(snapshots: &[Candidate], policy: &Policy, tz: &TimeZone) -> Vec<Dec
         .collect()
 }
 
+/// The policy as stored in `policies/<id>` (format-spec/retention.md).
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+struct Saved {
+    time_ns: i64,
+    counts: [u32; 6],
+    within: Option<String>,
+    tags: Vec<String>,
+}
+
+/// The saved policy (the newest `policies/` object), if any.
+pub fn load_saved(repo: &crate::repo::Repository) -> Result<Option<Policy>> {
+    let mut newest: Option<Saved> = None;
+    for o in repo.backend().list(crate::format::PREFIX_POLICIES)? {
+        let raw = repo.get_sealed(&o.key, crate::format::ObjectKind::Policy)?;
+        let s: Saved = bincode::deserialize(&raw)
+            .map_err(|e| Error::format(&o.key, crate::error::FormatError::Decode(e.to_string())))?;
+        if newest.as_ref().is_none_or(|n| s.time_ns > n.time_ns) {
+            newest = Some(s);
+        }
+    }
+    let Some(s) = newest else { return Ok(None) };
+    let [last, hourly, daily, weekly, monthly, yearly] = s.counts;
+    let within = match s.within {
+        Some(w) => Some(w.parse().map_err(|e| Error::InvalidArgument(format!("saved policy: bad span {w:?}: {e}")))?),
+        None => None,
+    };
+    Ok(Some(Policy { last, hourly, daily, weekly, monthly, yearly, within, tags: s.tags }))
+}
+
+/// Save `p` as the repository's policy: a new object, then the old ones go.
+pub fn save(repo: &crate::repo::Repository, p: &Policy) -> Result<()> {
+    p.validate()?;
+    let old = repo.backend().list(crate::format::PREFIX_POLICIES)?;
+    let s = Saved {
+        time_ns: jiff::Timestamp::now().as_nanosecond() as i64,
+        counts: p.rules().map(|r| r.1),
+        within: p.within.map(|w| w.to_string()),
+        tags: p.tags.clone(),
+    };
+    let key = format!("{}{}", crate::format::PREFIX_POLICIES, Id::random());
+    repo.put_sealed(&key, crate::format::ObjectKind::Policy, &bincode::serialize(&s).expect("serialises"))?;
+    for o in old {
+        repo.backend().delete(&o.key)?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests;

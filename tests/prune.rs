@@ -336,3 +336,30 @@ fn bad_input_removes_nothing() {
         assert_eq!(digest(&repo), before, "{args:?} changed the repository");
     }
 }
+
+/// `forget --save-policy` stores the policy; a later `forget` without
+/// --keep-* options applies it instead of the guide's default.
+#[test]
+fn saved_policy_is_used_by_forget_without_options() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (repo, data) = (tmp.path().join("repo"), tmp.path().join("data"));
+    init_small(&repo);
+    state(&data, 1);
+    let day = |d: u32| format!("2026-02-{d:02}T12:00:00Z");
+    for d in 1..=4 {
+        ok(cairn(&repo).args(["backup", "--time", &day(d)]).arg(&data));
+    }
+    ok(cairn(&repo).args(["forget", "--keep-last", "3", "--save-policy", "--dry-run"]));
+    assert!(!repo.join("policies").exists() || fs::read_dir(repo.join("policies")).unwrap().count() == 0);
+    assert_eq!(snapshots(&repo).len(), 4, "a dry run removes nothing");
+    ok(cairn(&repo).args(["forget", "--keep-last", "2", "--save-policy"]));
+    assert_eq!(snapshots(&repo).len(), 2);
+    for d in 5..=6 {
+        ok(cairn(&repo).args(["backup", "--time", &day(d)]).arg(&data));
+    }
+    // The guide's policy would keep all four (distinct days); the saved one keeps two.
+    ok(cairn(&repo).arg("forget"));
+    let times: Vec<String> = snapshots(&repo).iter().map(|s| s["time"].as_str().unwrap().to_string()).collect();
+    assert_eq!(times, [day(5), day(6)]);
+    assert_eq!(fs::read_dir(repo.join("policies")).unwrap().count(), 1);
+}

@@ -46,6 +46,10 @@ pub struct Args {
     prune: bool,
     #[command(flatten)]
     prune_opts: super::prune::Opts,
+    /// Save the given --keep-* options as the repository's policy, used by
+    /// every later `forget` without --keep-* options.
+    #[arg(long)]
+    save_policy: bool,
     /// Print the decisions as JSON.
     #[arg(long)]
     json: bool,
@@ -70,7 +74,7 @@ pub fn parse_span(flag: &str, s: &str) -> Result<jiff::Span> {
 }
 
 impl Args {
-    fn policy(&self) -> Result<Policy> {
+    fn policy(&self, repo: &Repository) -> Result<Policy> {
         let p = Policy {
             last: count("last", self.keep_last)?,
             hourly: count("hourly", self.keep_hourly)?,
@@ -81,12 +85,25 @@ impl Args {
             within: self.keep_within.as_deref().map(|s| parse_span("--keep-within", s)).transpose()?,
             tags: self.keep_tag.clone(),
         };
-        // No --keep-* at all: the operations guide's policy.
-        Ok(if p.is_empty() { Policy::guide() } else { p })
+        if self.save_policy && !self.dry_run {
+            if p.is_empty() {
+                let msg = "--save-policy needs --keep-* options to save".to_string();
+                return Err(cairn::Error::InvalidArgument(msg).into());
+            }
+            // Refuse a policy that keeps nothing before it is saved.
+            cairn::forget::plan(repo, &p, self.group_by.parse()?, &jiff::tz::TimeZone::UTC)?;
+            cairn::retention::save(repo, &p)?;
+            println!("saved as the repository's retention policy");
+        }
+        if !p.is_empty() {
+            return Ok(p);
+        }
+        // No --keep-* at all: the saved policy, else the operations guide's.
+        Ok(cairn::retention::load_saved(repo)?.unwrap_or_else(Policy::guide))
     }
 
     pub fn run(self, repo: &Repository) -> Result<i32> {
-        let policy = self.policy()?;
+        let policy = self.policy(repo)?;
         let by: GroupBy = self.group_by.parse()?;
         let tz = jiff::tz::TimeZone::get(&self.tz).map_err(|e| {
             cairn::Error::InvalidArgument(format!(

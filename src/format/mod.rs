@@ -69,6 +69,8 @@ pub const PREFIX_PROTECTED: &str = "protected/";
 pub const PREFIX_MARKED: &str = "marked/";
 /// `dictionaries/<id>`: zstd dictionaries (format 3).
 pub const PREFIX_DICTIONARIES: &str = "dictionaries/";
+/// `policies/<random id>`: the repository's saved retention policy (format 3).
+pub const PREFIX_POLICIES: &str = "policies/";
 
 /// Page ids per page-list blob of a SQLite manifest: 2048 × 32 bytes =
 /// 64 KiB, so 4096 blobs list a 32 GiB database of 4 KiB pages and an
@@ -103,6 +105,8 @@ pub enum ObjectKind {
     DeletionMarks = 10,
     /// `dictionaries/<id>`: a zstd dictionary for small chunks (format 3).
     Dictionary = 11,
+    /// `policies/<id>`: the saved retention policy (format 3).
+    Policy = 12,
 }
 
 impl ObjectKind {
@@ -119,6 +123,7 @@ impl ObjectKind {
             9 => Self::Protection,
             10 => Self::DeletionMarks,
             11 => Self::Dictionary,
+            12 => Self::Policy,
             _ => return None,
         })
     }
@@ -135,6 +140,7 @@ impl ObjectKind {
             Self::Protection => "protection",
             Self::DeletionMarks => "deletion-marks",
             Self::Dictionary => "dictionary",
+            Self::Policy => "policy",
         }
     }
 }
@@ -152,7 +158,7 @@ const _: () = {
 /// Checked once before anything is written (see `Repository::init`).
 pub fn check_constants() {
     assert_ne!(PACK_MAGIC, CONFIG_MAGIC);
-    for k in 1..=11u8 {
+    for k in 1..=12u8 {
         assert_eq!(ObjectKind::from_u8(k).map(|k| k as u8), Some(k));
     }
 }
