@@ -24,6 +24,18 @@ use common::*;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+fn cairn_cmd(repo: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_cairn"));
+    c.arg("--repo").arg(repo).env("CAIRN_PASSWORD", "bench").args(args).stdout(Stdio::null());
+    c
+}
+
+fn restic_cmd(repo: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new("restic");
+    c.arg("-r").arg(repo).env("RESTIC_PASSWORD", "bench").arg("-q").args(args).stdout(Stdio::null());
+    c
+}
+
 fn step(args: &[String]) {
     let status =
         Command::new(std::env::current_exe().unwrap()).env("BENCH_PRUNE_STEP", args.join("\u{1f}")).status().unwrap();
@@ -59,16 +71,8 @@ fn main() {
     step(&["generate".into(), s(&db), mib.to_string()]);
     let peers = have("restic") && have("sqlite3");
     let (crepo, rrepo, copy) = (base.join("cairn-repo"), base.join("restic-repo"), base.join("copy.db"));
-    let cairn = |args: &[&str]| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_cairn"));
-        c.arg("--repo").arg(&crepo).env("CAIRN_PASSWORD", "bench").args(args).stdout(Stdio::null());
-        c
-    };
-    let restic = |args: &[&str]| {
-        let mut c = Command::new("restic");
-        c.arg("-r").arg(&rrepo).env("RESTIC_PASSWORD", "bench").arg("-q").args(args).stdout(Stdio::null());
-        c
-    };
+    let cairn = |args: &[&str]| cairn_cmd(&crepo, args);
+    let restic = |args: &[&str]| restic_cmd(&rrepo, args);
     measure(&mut cairn(&["init"]));
     if peers {
         measure(&mut restic(&["init"]));
@@ -134,16 +138,8 @@ fn files_bench() {
     let (crepo, rrepo) = (base.join("cairn-repo"), base.join("restic-repo"));
     let s = |p: &Path| p.display().to_string();
     let peers = have("restic");
-    let cairn = |args: &[&str]| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_cairn"));
-        c.arg("--repo").arg(&crepo).env("CAIRN_PASSWORD", "bench").args(args).stdout(Stdio::null());
-        c
-    };
-    let restic = |args: &[&str]| {
-        let mut c = Command::new("restic");
-        c.arg("-r").arg(&rrepo).env("RESTIC_PASSWORD", "bench").arg("-q").args(args).stdout(Stdio::null());
-        c
-    };
+    let cairn = |args: &[&str]| cairn_cmd(&crepo, args);
+    let restic = |args: &[&str]| restic_cmd(&rrepo, args);
     measure(&mut cairn(&["init"]));
     if peers {
         measure(&mut restic(&["init"]));

@@ -109,35 +109,22 @@ impl Repository {
         // Key files make a repository encrypted: its config is then opened
         // only with the key, so a substituted plaintext config fails
         // authentication instead of letting plaintext be written.
-        if backend.list(PREFIX_KEYS)?.is_empty() {
+        let (config, sealer, key_id) = if backend.list(PREFIX_KEYS)?.is_empty() {
             let config = match Config::decode(&bytes, None) {
                 Err(Error::Format { source: FormatError::NeedKey, .. }) => return Err(Error::NoKeys),
                 other => other?,
             };
             let sealer = config.sealer(None);
-            let repo = Repository {
-                backend,
-                config,
-                sealer,
-                index: MasterIndex::new(),
-                marked: Default::default(),
-                key_id: None,
-            };
-            crate::dict::load_all(&repo)?;
-            return Ok(repo);
-        }
-        let password = password.ok_or(Error::PasswordRequired)?()?;
-        let (master, key_id) = crate::keys::unlock(&*backend, password.as_bytes())?;
-        let config = Config::decode(&bytes, Some(master.clone()))?;
-        let sealer = config.sealer(Some(master));
-        let repo = Repository {
-            backend,
-            config,
-            sealer,
-            index: MasterIndex::new(),
-            marked: Default::default(),
-            key_id: Some(key_id),
+            (config, sealer, None)
+        } else {
+            let password = password.ok_or(Error::PasswordRequired)?()?;
+            let (master, key_id) = crate::keys::unlock(&*backend, password.as_bytes())?;
+            let config = Config::decode(&bytes, Some(master.clone()))?;
+            let sealer = config.sealer(Some(master));
+            (config, sealer, Some(key_id))
         };
+        let repo =
+            Repository { backend, config, sealer, index: MasterIndex::new(), marked: Default::default(), key_id };
         // Blobs compressed with a dictionary name it; every reader needs them.
         crate::dict::load_all(&repo)?;
         Ok(repo)
