@@ -46,6 +46,7 @@ pub struct Packer {
     spare: Receiver<Vec<u8>>,
     /// Pack buffers allocated so far; never more than `UPLOADERS + 1`.
     buffers: usize,
+    failed: Arc<AtomicBool>,
     sealer: Sealer,
 }
 
@@ -53,6 +54,7 @@ impl Packer {
     /// `failed` is raised as soon as an upload fails, so producers can stop early.
     pub fn new(backend: Arc<dyn Backend>, target: usize, failed: Arc<AtomicBool>, sealer: Sealer) -> Self {
         let (tx, rx) = bounded::<(IndexPack, Vec<u8>)>(0);
+        let failed_flag = failed.clone();
         let (spare_tx, spare) = bounded::<Vec<u8>>(UPLOADERS + 1);
         let uploaders = (0..UPLOADERS)
             .map(|_| {
@@ -61,7 +63,10 @@ impl Packer {
                     let mut out = Uploaded::default();
                     for (pack, bytes) in rx {
                         if out.error.is_some() || failed.load(Ordering::Relaxed) {
-                            continue; // drain, so the packer never blocks
+                            // Drain, and hand the buffer back, so the packer
+                            // never blocks waiting for one.
+                            let _ = spare_tx.try_send(bytes);
+                            continue;
                         }
                         match store_pack(&*backend, &pack.id, &bytes) {
                             Ok(()) => {
@@ -80,7 +85,17 @@ impl Packer {
                 })
             })
             .collect();
-        Packer { target, buf: Vec::new(), entries: vec![], uploads: Some(tx), uploaders, spare, buffers: 0, sealer }
+        Packer {
+            target,
+            buf: Vec::new(),
+            entries: vec![],
+            uploads: Some(tx),
+            uploaders,
+            spare,
+            buffers: 0,
+            failed: failed_flag,
+            sealer,
+        }
     }
 
     pub fn add(&mut self, blob: SealedBlob) {
@@ -114,7 +129,14 @@ impl Packer {
             self.buffers += 1;
             return Vec::new();
         }
-        self.spare.recv().unwrap_or_default()
+        loop {
+            match self.spare.recv_timeout(std::time::Duration::from_millis(100)) {
+                Ok(b) => return b,
+                // After a failed upload nothing is stored any more: do not wait.
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) if !self.failed.load(Ordering::Relaxed) => {}
+                Err(_) => return Vec::new(),
+            }
+        }
     }
 
     /// Close the pack being filled, if it holds anything, and queue it.
