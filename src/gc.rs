@@ -19,10 +19,9 @@
 //! (at least `grace` later) walks that snapshot first and keeps the pack.
 
 use crate::error::{Error, Result};
-use crate::format::PREFIX_DATA;
 use crate::id::Id;
 use crate::index::{IndexPack, Location, MasterIndex};
-use crate::pack::{pack_id_from_key, pack_key, BlobEntry};
+use crate::pack::{pack_key, BlobEntry};
 use crate::repo::Repository;
 use crate::store::BlobWriter;
 use crate::tree::NodeKind;
@@ -143,12 +142,7 @@ pub fn plan(repo: &Repository, opts: &PruneOptions) -> Result<Plan> {
     let index = repo.index();
     let index_keys = repo.index_keys()?;
     let (mark_keys, marks) = crate::marks::load_marks(repo)?;
-    let sizes: HashMap<Id, u64> = repo
-        .backend()
-        .list(PREFIX_DATA)?
-        .into_iter()
-        .filter_map(|o| pack_id_from_key(&o.key).map(|id| (id, o.size)))
-        .collect();
+    let sizes: HashMap<Id, u64> = repo.pack_sizes()?;
     let (referenced, snapshots) = mark_reachable(repo, index)?;
     let mut s = PlanSummary { snapshots, packs: sizes.len(), ..Default::default() };
     // Referenced and unreferenced blob bytes per pack, through the index's

@@ -239,6 +239,16 @@ impl Repository {
         })
     }
 
+    /// Every pack in the backend, with its size in bytes.
+    pub fn pack_sizes(&self) -> Result<std::collections::HashMap<Id, u64>> {
+        Ok(self
+            .backend
+            .list(PREFIX_DATA)?
+            .into_iter()
+            .filter_map(|o| crate::pack::pack_id_from_key(&o.key).map(|id| (id, o.size)))
+            .collect())
+    }
+
     /// Seal `raw` as `kind` and store it under `key`.
     pub fn put_sealed(&self, key: &str, kind: ObjectKind, raw: &[u8]) -> Result<()> {
         self.put_reporting_full(key, &self.sealer.seal(kind, raw))

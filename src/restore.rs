@@ -141,10 +141,15 @@ fn plan(repo: &Repository, snap: &Snapshot, includes: Option<&GlobSet>) -> Resul
 }
 
 fn tmp_name(path: &Path) -> PathBuf {
+    sibling(path, "cairn")
+}
+
+/// `.NAME.TAG-RANDOM` beside `path`: a temporary name no one else uses.
+pub(crate) fn sibling(path: &Path, tag: &str) -> PathBuf {
     let mut r = [0u8; 6];
     random_bytes(&mut r);
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    path.with_file_name(format!(".{name}.cairn-{}", hex::encode(r)))
+    path.with_file_name(format!(".{name}.{tag}-{}", hex::encode(r)))
 }
 
 /// Write one file under a temporary name, verify, then rename into place.

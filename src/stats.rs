@@ -62,9 +62,13 @@ pub fn stats(repo: &Repository, snaps: &[Snapshot], whole_repo: bool) -> Result<
                 NodeKind::Dir => node.subtree.iter().for_each(|t| count(t, &mut s)),
                 NodeKind::Symlink => {}
                 NodeKind::Sqlite => {
-                    let (meta, pages) =
-                        crate::sqlite::manifest::referenced(&mut |id| repo.read_blob(id), &node.content[0])?;
-                    meta.iter().chain(&pages).for_each(|c| count(c, &mut s));
+                    for m in node.content.iter().take(1) {
+                        count(m, &mut s);
+                        crate::sqlite::manifest::visit(&mut |id| repo.read_blob(id), m, &mut |id, _| {
+                            count(id, &mut s);
+                            Ok(())
+                        })?;
+                    }
                 }
             }
             Ok(())

@@ -7,7 +7,7 @@ use crate::error::Result;
 use crate::format::*;
 use crate::id::Id;
 use crate::index::MasterIndex;
-use crate::pack::{open_blob, pack_id_from_key, pack_key, parse_trailer};
+use crate::pack::{open_blob, pack_key, parse_trailer};
 use crate::repo::Repository;
 use crate::tree::NodeKind;
 use rayon::prelude::*;
@@ -77,12 +77,7 @@ fn read_indexes(repo: &Repository, rep: &mut CheckReport) -> Result<MasterIndex>
 
 /// Phase 2: every pack the index names exists and is long enough.
 fn check_packs(repo: &Repository, index: &MasterIndex, rep: &mut CheckReport) -> Result<Damage> {
-    let listed: HashMap<Id, u64> = repo
-        .backend()
-        .list(PREFIX_DATA)?
-        .into_iter()
-        .filter_map(|o| pack_id_from_key(&o.key).map(|id| (id, o.size)))
-        .collect();
+    let listed: HashMap<Id, u64> = repo.pack_sizes()?;
     rep.packs = listed.len();
     let mut pack_end: HashMap<Id, u64> = HashMap::new();
     for (_, loc) in index.iter() {
@@ -273,15 +268,14 @@ fn sqlite_problems(
         }
         repo.read_blob_with(index, id)
     };
-    match crate::sqlite::manifest::referenced(&mut read, manifest) {
-        Ok((_, pages)) => {
-            for p in pages {
-                if seen.insert(p) {
-                    problems.extend(problem(&p, "page"));
-                }
-            }
+    let visited = crate::sqlite::manifest::visit(&mut read, manifest, &mut |p, is_page| {
+        if is_page && seen.insert(*p) {
+            problems.extend(problem(p, "page"));
         }
-        Err(e) => problems.push(format!("database {}: {e}", String::from_utf8_lossy(&n.name))),
+        Ok(())
+    });
+    if let Err(e) = visited {
+        problems.push(format!("database {}: {e}", String::from_utf8_lossy(&n.name)));
     }
     problems
 }

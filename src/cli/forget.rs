@@ -85,15 +85,9 @@ impl Args {
             within: self.keep_within.as_deref().map(|s| parse_span("--keep-within", s)).transpose()?,
             tags: self.keep_tag.clone(),
         };
-        if self.save_policy && !self.dry_run {
-            if p.is_empty() {
-                let msg = "--save-policy needs --keep-* options to save".to_string();
-                return Err(cairn::Error::InvalidArgument(msg).into());
-            }
-            // Refuse a policy that keeps nothing before it is saved.
-            cairn::forget::plan(repo, &p, self.group_by.parse()?, &jiff::tz::TimeZone::UTC)?;
-            cairn::retention::save(repo, &p)?;
-            println!("saved as the repository's retention policy");
+        if self.save_policy && p.is_empty() {
+            let msg = "--save-policy needs --keep-* options to save".to_string();
+            return Err(cairn::Error::InvalidArgument(msg).into());
         }
         if !p.is_empty() {
             return Ok(p);
@@ -112,7 +106,15 @@ impl Args {
             ))
         })?;
         let prune_opts = self.prune_opts.options()?;
+        // The plan refuses a policy that would empty a group, so nothing
+        // of the kind is ever saved.
         let groups = plan(repo, &policy, by, &tz)?;
+        if self.save_policy && !self.dry_run {
+            cairn::retention::save(repo, &policy)?;
+            if !self.json {
+                println!("saved as the repository's retention policy");
+            }
+        }
         let removed: usize = groups.iter().flat_map(|g| &g.snapshots).filter(|r| !r.keep).count();
         if self.json {
             print_json(&serde_json::json!({"dry_run": self.dry_run, "groups": groups}));

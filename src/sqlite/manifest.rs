@@ -92,30 +92,25 @@ pub fn decode_page_list(id: &Id, bytes: &[u8]) -> Result<Vec<Id>> {
     Ok(bytes.chunks_exact(32).map(|c| Id(c.try_into().unwrap())).collect())
 }
 
-/// The blobs a SQLite node references, read through `read`: its manifest
-/// and page lists (metadata), then its pages. `read` returns a blob's
-/// plaintext, already checked against its id.
-pub fn referenced(read: &mut dyn FnMut(&Id) -> Result<Vec<u8>>, manifest: &Id) -> Result<(Vec<Id>, Vec<Id>)> {
-    let (mut meta, mut pages) = (vec![*manifest], Vec::new());
-    visit(read, manifest, &mut |id, is_page| {
-        if is_page {
-            pages.push(*id)
-        } else {
-            meta.push(*id)
-        }
-        Ok(())
-    })?;
-    Ok((meta, pages))
-}
-
-/// `referenced` without collecting: `f(id, is_page)` for every page list
-/// and page, one page list in memory at a time.
+/// Every blob a SQLite manifest references, read through `read` (which
+/// returns a blob's plaintext, already checked against its id):
+/// `f(id, is_page)` for every page list and page, one page list in memory
+/// at a time.
 pub fn visit(
     read: &mut dyn FnMut(&Id) -> Result<Vec<u8>>,
     manifest: &Id,
     f: &mut dyn FnMut(&Id, bool) -> Result<()>,
 ) -> Result<()> {
     let m = SqliteManifest::decode(manifest, &read(manifest)?)?;
+    visit_pages(read, &m, f)
+}
+
+/// `visit` for a manifest already decoded.
+pub fn visit_pages(
+    read: &mut dyn FnMut(&Id) -> Result<Vec<u8>>,
+    m: &SqliteManifest,
+    f: &mut dyn FnMut(&Id, bool) -> Result<()>,
+) -> Result<()> {
     for l in &m.page_lists {
         f(l, false)?;
         for p in decode_page_list(l, &read(l)?)? {

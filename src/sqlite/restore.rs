@@ -11,14 +11,15 @@
 //! beside that copy, since they belong to the old file), the new file is
 //! renamed over it, re-checked in place, and put back if anything fails.
 
-use super::manifest::{decode_page_list, SqliteManifest};
+use super::manifest::SqliteManifest;
 use super::{Assertion, SqliteError};
 use crate::error::{Error, Result};
 use crate::format::ObjectKind;
-use crate::id::{random_bytes, Id};
+use crate::id::Id;
 use crate::index::Location;
 use crate::pack::pack_key;
 use crate::repo::Repository;
+use crate::restore::sibling;
 use crate::tree::Node;
 use rayon::prelude::*;
 use rusqlite::{Connection, OpenFlags};
@@ -75,9 +76,12 @@ fn read_kind(repo: &Repository, id: &Id, kind: ObjectKind) -> Result<Vec<u8>> {
 /// The ordered page ids of a manifest.
 pub fn page_ids(repo: &Repository, m: &SqliteManifest) -> Result<Vec<Id>> {
     let mut ids = Vec::with_capacity(m.page_count as usize);
-    for l in &m.page_lists {
-        ids.extend(decode_page_list(l, &read_kind(repo, l, ObjectKind::PageList)?)?);
-    }
+    super::manifest::visit_pages(&mut |l| read_kind(repo, l, ObjectKind::PageList), m, &mut |id, is_page| {
+        if is_page {
+            ids.push(*id);
+        }
+        Ok(())
+    })?;
     if ids.len() as u64 != m.page_count {
         let why = format!("page lists hold {} pages, the manifest says {}", ids.len(), m.page_count);
         return Err(Error::format("sqlite manifest", crate::error::FormatError::Decode(why)));
@@ -164,18 +168,10 @@ fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// `.NAME.TAG-RANDOM` beside `p`.
-fn sibling(p: &Path, tag: &str) -> PathBuf {
-    let mut r = [0u8; 6];
-    random_bytes(&mut r);
-    let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    p.with_file_name(format!(".{name}.{tag}-{}", hex::encode(r)))
-}
-
 fn sync_dir(dir: &Path) {
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
+    // Best effort: the renames are done; a failed directory fsync only
+    // weakens their durability, it cannot undo them.
+    let _ = crate::backend::local::fsync_dir(dir);
 }
 
 /// Write every page at its offset. Blobs are read pack by pack in coalesced

@@ -3,7 +3,6 @@
 //! zstd dictionary (the previous snapshot's, or one trained on a sample of
 //! this snapshot's pages; crate::dict explains why).
 
-use super::manifest::SqliteManifest;
 use crate::dict::{self, Dict};
 use crate::error::Result;
 use crate::format::ObjectKind;
@@ -113,7 +112,6 @@ fn previous_dictionary(repo: &Repository, prev: &Node) -> Option<&'static Dict> 
     if prev.kind != crate::tree::NodeKind::Sqlite {
         return None;
     }
-    let id = prev.content.first()?;
-    let m = SqliteManifest::decode(id, &repo.read_blob(id).ok()?).ok()?;
+    let (_, m) = super::restore::load_manifest(repo, prev).ok()?;
     dict::lookup(&m.dictionary?.0[..8].try_into().ok()?)
 }
