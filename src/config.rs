@@ -9,6 +9,7 @@
 use crate::chunker::ChunkerParams;
 use crate::crypto::{Cipher, MasterKey};
 use crate::error::{Error, FormatError, Result};
+use crate::format::decode::{self, Validate};
 use crate::format::*;
 use crate::id::Id;
 use crate::seal::Sealer;
@@ -76,17 +77,40 @@ pub const DEFAULT_COMPRESSION: i32 = 3;
 /// PUTs per GiB), small enough that a restore of one file wastes little.
 pub const DEFAULT_PACK_SIZE: u32 = 16 << 20;
 
+/// Parameters every config must satisfy, whether given to `init` or read
+/// back: fastcdc and zstd assert on values outside these ranges.
+fn check_parameters(chunker: &ChunkerParams, compression_level: i32, pack_size: u32) -> Result<()> {
+    chunker.validate()?;
+    if !(0..=22).contains(&compression_level) {
+        return Err(Error::InvalidArgument(format!(
+            "compression level {compression_level} is out of range: use 0 (off) to 22"
+        )));
+    }
+    if !(64 << 10..=1 << 30).contains(&pack_size) {
+        return Err(Error::InvalidArgument(format!("pack size {pack_size} is out of range: use 64 KiB to 1 GiB")));
+    }
+    Ok(())
+}
+
+impl Validate for Config {
+    fn validate(&self) -> std::result::Result<(), String> {
+        if !(1..=REPO_VERSION).contains(&self.version) {
+            return Err(format!("format version {} is unknown", self.version));
+        }
+        check_parameters(&self.chunker, self.compression_level, self.pack_size).map_err(|e| e.to_string())
+    }
+}
+
+impl Validate for ConfigV1 {
+    /// Checked once converted (`Config::decode`).
+    fn validate(&self) -> std::result::Result<(), String> {
+        Ok(())
+    }
+}
+
 impl Config {
     pub fn new(chunker: ChunkerParams, compression_level: i32, pack_size: u32) -> Result<Self> {
-        chunker.validate()?;
-        if !(0..=22).contains(&compression_level) {
-            return Err(Error::InvalidArgument(format!(
-                "compression level {compression_level} is out of range: use 0 (off) to 22"
-            )));
-        }
-        if !(64 << 10..=1 << 30).contains(&pack_size) {
-            return Err(Error::InvalidArgument(format!("pack size {pack_size} is out of range: use 64 KiB to 1 GiB")));
-        }
+        check_parameters(&chunker, compression_level, pack_size)?;
         Ok(Config {
             version: REPO_VERSION,
             id: Id::random(),
@@ -108,7 +132,7 @@ impl Config {
     pub fn encode(&self, sealer: &Sealer) -> Vec<u8> {
         let mut out = CONFIG_MAGIC.to_vec();
         out.extend_from_slice(&self.version.to_le_bytes());
-        let body = bincode::serialize(self).expect("config serialises");
+        let body = decode::encode(self);
         out.extend_from_slice(&sealer.seal(ObjectKind::Config, &body));
         out
     }
@@ -132,9 +156,8 @@ impl Config {
             None => None,
         };
         let body = Sealer::with_key(0, key.zip(cipher)).unseal(ObjectKind::Config, &bytes[12..]).map_err(bad)?;
-        let decode_err = |e: bincode::Error| bad(FormatError::Decode(e.to_string()));
         let cfg = if version == 1 {
-            let v1: ConfigV1 = bincode::deserialize(&body).map_err(decode_err)?;
+            let v1: ConfigV1 = decode::decode(&body).map_err(bad)?;
             Config {
                 version: v1.version,
                 id: v1.id,
@@ -145,8 +168,9 @@ impl Config {
                 encryption: Encryption::None,
             }
         } else {
-            bincode::deserialize(&body).map_err(decode_err)?
+            decode::decode(&body).map_err(bad)?
         };
+        cfg.validate().map_err(|e| bad(FormatError::Invalid(e)))?;
         if cfg.version != version || cfg.encryption.cipher() != cipher {
             return Err(bad(FormatError::Decode("config fields disagree with its envelope (edited?)".into())));
         }

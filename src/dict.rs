@@ -101,6 +101,8 @@ pub fn load_all(repo: &Repository) -> Result<Vec<String>> {
             Ok(bytes) => {
                 register(id, &bytes, repo.config.compression_level);
             }
+            // Removed between listing and reading: nothing uses it any more.
+            Err(Error::Backend(crate::backend::BackendError::NotFound { .. })) => {}
             Err(e) => problems.push(format!("{}: unreadable: {e}", o.key)),
         }
     }

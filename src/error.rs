@@ -31,6 +31,12 @@ pub enum FormatError {
     Decode(String),
     #[error("content hash mismatch (expected {want}, got {got})")]
     HashMismatch { want: String, got: String },
+    /// Decoded, but breaks a structural rule (`format::decode::Validate`).
+    #[error("invalid: {0}")]
+    Invalid(String),
+    /// The object that holds it does not exist (a deleted or lost pack).
+    #[error("missing: {0}")]
+    Missing(String),
 }
 
 /// Errors of repository operations (open, backup, restore, check).
@@ -68,7 +74,7 @@ pub enum Error {
     Backend(#[from] BackendError),
     #[error("restore incomplete: {failed} of {total} entries failed; first: {first}")]
     RestoreIncomplete { failed: usize, total: usize, first: String },
-    #[error("check found {0} problem(s); see the lines above")]
+    #[error("found {0} problem(s); see the lines above")]
     Damaged(usize),
     #[error("wrong password or no key matches (tried {tried}{damaged})")]
     WrongPassword { tried: String, damaged: String },

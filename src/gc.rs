@@ -22,9 +22,10 @@ use crate::error::{Error, Result};
 use crate::id::Id;
 use crate::index::{IndexPack, Location, MasterIndex};
 use crate::pack::{pack_key, BlobEntry};
-use crate::repo::Repository;
+use crate::reach::Reached;
+use crate::repo::{IndexLoad, Repository};
+use crate::snapshot::Snapshot;
 use crate::store::BlobWriter;
-use crate::tree::NodeKind;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -60,18 +61,24 @@ pub struct PlanSummary {
     pub packs_waiting: usize,
     pub packs_rescued: usize,
     pub packs_unindexed: usize,
+    /// Packs the index names that no longer exist (deleted by a concurrent
+    /// prune, or lost); none holds a referenced blob, else prune stops.
+    pub packs_missing: usize,
 }
 
 pub struct Plan {
     pub summary: PlanSummary,
+    /// The index prune read, after listing the snapshots, and its file keys.
+    load: IndexLoad,
     referenced: Vec<u64>,
     sizes: HashMap<Id, u64>,
     to_mark: Vec<Id>,
     to_repack: Vec<Id>,
     to_delete: HashSet<Id>,
+    /// Indexed packs that do not exist: dropped from the new index.
+    missing: HashSet<Id>,
     /// Marks to keep: waiting packs with their original times.
     keep_marks: HashMap<Id, i64>,
-    index_keys: Vec<String>,
     mark_keys: Vec<String>,
     now_ns: i64,
 }
@@ -91,47 +98,27 @@ fn bit(bits: &[u64], i: usize) -> bool {
 }
 
 /// Phase 1: one bit per index entry, set for every blob a snapshot reaches.
-fn mark_reachable(repo: &Repository, index: &MasterIndex) -> Result<(Vec<u64>, usize)> {
+fn mark_reachable(repo: &Repository, index: &MasterIndex, snaps: &[(Id, Snapshot)]) -> Result<Vec<u64>> {
     let mut bits = vec![0u64; index.len().div_ceil(64)];
-    let mut set = |id: &Id, what: &str| -> Result<bool> {
-        let i = index.position(id).ok_or_else(|| {
-            Error::InvalidArgument(format!(
-                "{what} blob {id} is referenced but not indexed: run `cairn check`; prune removes nothing until it passes"
-            ))
-        })?;
-        let new = !bit(&bits, i);
-        bits[i / 64] |= 1 << (i % 64);
-        Ok(new)
-    };
-    let snaps = repo.list_snapshots()?;
-    for (_, snap) in &snaps {
-        let mut stack = snap.tree.clone();
-        while let Some(t) = stack.pop() {
-            if !set(&t, "tree")? {
-                continue; // a subtree already walked
+    let mut read = |id: &Id| repo.read_blob_with(index, id);
+    for (_, snap) in snaps {
+        let mut visit = |r: Reached| -> Result<bool> {
+            if r.kind == crate::format::ObjectKind::Dictionary {
+                return Ok(false); // not a blob: prune leaves dictionaries alone
             }
-            for n in repo.read_tree_blob(&t)?.nodes {
-                match n.kind {
-                    NodeKind::Dir => stack.extend(n.subtree),
-                    NodeKind::File => {
-                        for c in &n.content {
-                            set(c, "data")?;
-                        }
-                    }
-                    NodeKind::Symlink => {}
-                    NodeKind::Sqlite => {
-                        let Some(&m) = n.content.first() else { continue };
-                        if set(&m, "sqlite manifest")? {
-                            crate::sqlite::manifest::visit(&mut |id| repo.read_blob(id), &m, &mut |id, _| {
-                                set(id, "sqlite").map(|_| ())
-                            })?;
-                        }
-                    }
-                }
-            }
-        }
+            let i = index.position(r.id).ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "{} blob {} is referenced but not indexed: run `cairn check` (and `cairn repair index` if a pack holds it); prune removes nothing until it passes",
+                    r.kind.name(), r.id
+                ))
+            })?;
+            let new = !bit(&bits, i);
+            bits[i / 64] |= 1 << (i % 64);
+            Ok(new) // a tree, manifest or page list already walked is not walked again
+        };
+        crate::reach::walk(&mut read, &snap.tree, &mut visit, &mut |_, _, e| Err(e))?;
     }
-    Ok((bits, snaps.len()))
+    Ok(bits)
 }
 
 /// Phases 1 and 2: what is referenced, and what to do with every pack.
@@ -139,12 +126,25 @@ pub fn plan(repo: &Repository, opts: &PruneOptions) -> Result<Plan> {
     if !(0.0..=1.0).contains(&opts.max_unused) {
         return Err(Error::InvalidArgument("--max-unused must be a percentage from 0 to 100".into()));
     }
-    let index = repo.index();
-    let index_keys = repo.index_keys()?;
+    // The order of these reads is what makes prune safe beside backups
+    // (format-spec/prune.md, "Concurrent cases"): the time first, so every
+    // snapshot committed before it is in the listing; snapshots before the
+    // index, so every blob they reach was indexed before prune reads the
+    // index; the index before the packs, so every pack it names that still
+    // exists is listed.
+    let now_ns = jiff::Timestamp::now().as_nanosecond() as i64;
+    let snaps = repo.list_snapshots()?;
+    let load = repo.read_index()?;
+    if let Some(p) = load.problems.first() {
+        return Err(Error::InvalidArgument(format!(
+            "{p}: run `cairn repair index` first; prune changes nothing while an index file is unreadable"
+        )));
+    }
     let (mark_keys, marks) = crate::marks::load_marks(repo)?;
     let sizes: HashMap<Id, u64> = repo.pack_sizes()?;
-    let (referenced, snapshots) = mark_reachable(repo, index)?;
-    let mut s = PlanSummary { snapshots, packs: sizes.len(), ..Default::default() };
+    let index = &load.index;
+    let referenced = mark_reachable(repo, index, &snaps)?;
+    let mut s = PlanSummary { snapshots: snaps.len(), packs: sizes.len(), ..Default::default() };
     // Referenced and unreferenced blob bytes per pack, through the index's
     // view (a pack's header and trailer are neither: they are not waste).
     let mut used: HashMap<Id, u64> = HashMap::new();
@@ -161,7 +161,17 @@ pub fn plan(repo: &Repository, opts: &PruneOptions) -> Result<Plan> {
             *unused.entry(loc.pack).or_default() += loc.length as u64;
         }
     }
-    let now_ns = jiff::Timestamp::now().as_nanosecond() as i64;
+    let mut missing = HashSet::new();
+    for pack in used.keys().chain(unused.keys()).filter(|p| !sizes.contains_key(*p)) {
+        if used.contains_key(pack) {
+            return Err(Error::InvalidArgument(format!(
+                "pack {} holds blobs snapshots use but does not exist: run `cairn check`; prune changed nothing",
+                pack_key(pack)
+            )));
+        }
+        missing.insert(*pack);
+    }
+    s.packs_missing = missing.len();
     let grace_ns = opts.grace.as_nanos().min(i64::MAX as u128) as i64;
     let (mut to_mark, mut to_repack, mut to_delete, mut keep_marks) = (vec![], vec![], HashSet::new(), HashMap::new());
     for (&pack, &size) in &sizes {
@@ -201,7 +211,19 @@ pub fn plan(repo: &Repository, opts: &PruneOptions) -> Result<Plan> {
     }
     s.packs_to_delete = to_delete.len();
     s.bytes_to_delete = to_delete.iter().map(|p| sizes[p]).sum();
-    Ok(Plan { summary: s, referenced, sizes, to_mark, to_repack, to_delete, keep_marks, index_keys, mark_keys, now_ns })
+    Ok(Plan {
+        summary: s,
+        load,
+        referenced,
+        sizes,
+        to_mark,
+        to_repack,
+        to_delete,
+        missing,
+        keep_marks,
+        mark_keys,
+        now_ns,
+    })
 }
 
 /// Phases 3–5.
@@ -229,20 +251,20 @@ pub fn run(repo: &Repository, plan: &Plan) -> Result<PruneResult> {
         repo.backend().delete(k)?;
     }
     crate::failpoint::hit("prune-after-mark");
-    if plan.to_delete.is_empty() {
+    if plan.to_delete.is_empty() && plan.missing.is_empty() {
         return Ok(r);
     }
 
     // Delete: first an index without the due packs, then retire the index
     // files it replaces, then the packs themselves.
     let repacked_ids: HashSet<Id> = repacked.iter().flat_map(|p| p.blobs.iter().map(|b| b.id)).collect();
-    let index = repo.index();
+    let index = &plan.load.index;
     // Positions of the entries to keep, ordered by pack: 4 bytes each, so
     // the new index is streamed out without a second copy of the index.
     let mut keep: Vec<u32> = Vec::with_capacity(index.len());
     for i in 0..index.len() {
         let (id, loc) = index.entry(i);
-        if !plan.to_delete.contains(&loc.pack) {
+        if !plan.to_delete.contains(&loc.pack) && !plan.missing.contains(&loc.pack) {
             keep.push(i as u32);
         } else if bit(&plan.referenced, i) && !repacked_ids.contains(&id) {
             return Err(Error::InvalidArgument(format!(
@@ -258,7 +280,10 @@ pub fn run(repo: &Repository, plan: &Plan) -> Result<PruneResult> {
         .map(|run| IndexPack { id: at(run[0]).1.pack, blobs: run.iter().map(|&i| entry(at(i).0, &at(i).1)).collect() });
     r.index_files_written += repo.save_index(packs)?.len();
     crate::failpoint::hit("prune-after-index");
-    for k in &plan.index_keys {
+    crate::failpoint::pause("prune-before-retire");
+    // Only the files this prune read: one a backup committed since holds
+    // entries the new index does not, and stays.
+    for k in &plan.load.keys {
         repo.backend().delete(k)?;
         r.index_files_removed += 1;
     }
@@ -284,7 +309,7 @@ fn repack(repo: &Repository, plan: &Plan) -> Result<Vec<IndexPack>> {
     if plan.to_repack.is_empty() {
         return Ok(vec![]);
     }
-    let index = repo.index();
+    let index = &plan.load.index;
     let wanted: HashSet<Id> = plan.to_repack.iter().copied().collect();
     let mut by_pack: HashMap<Id, Vec<(Id, Location)>> = HashMap::new();
     for i in 0..index.len() {

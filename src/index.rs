@@ -25,6 +25,29 @@ pub struct IndexPack {
     pub blobs: Vec<BlobEntry>,
 }
 
+impl crate::format::decode::Validate for IndexFile {
+    /// Each pack listed once, its entries valid (`pack::validate_entries`).
+    fn validate(&self) -> Result<(), String> {
+        let mut seen = std::collections::HashSet::with_capacity(self.packs.len());
+        for p in &self.packs {
+            if !seen.insert(p.id) {
+                return Err(format!("pack {} is listed twice", p.id.short()));
+            }
+            crate::pack::validate_entries(&p.blobs, None).map_err(|e| format!("pack {}: {e}", p.id.short()))?;
+        }
+        Ok(())
+    }
+}
+
+impl IndexFile {
+    pub fn decode(bytes: &[u8]) -> Result<Self, crate::error::FormatError> {
+        crate::format::decode::decode(bytes)
+    }
+    pub fn encode(&self) -> Vec<u8> {
+        crate::format::decode::encode(self)
+    }
+}
+
 #[derive(Clone, Copy)]
 #[repr(C)]
 struct Entry {
@@ -81,8 +104,13 @@ impl MasterIndex {
         self.entries.reserve_exact(n);
     }
 
-    /// Add every blob of `file`; call `finalize` before lookups.
-    pub fn add(&mut self, file: &IndexFile) {
+    /// Add every blob of `file` (validated when decoded); call `finalize`
+    /// before lookups. Refuses (adding nothing) past 2^28 packs.
+    pub fn add(&mut self, file: &IndexFile) -> Result<(), String> {
+        let new = file.packs.iter().filter(|p| !self.pack_numbers.contains_key(&p.id)).count();
+        if self.packs.len() + new > PACK_MASK as usize {
+            return Err(format!("more than {PACK_MASK} packs: beyond what one index can hold"));
+        }
         for p in &file.packs {
             let next = self.packs.len() as u32;
             let n = *self.pack_numbers.entry(p.id).or_insert(next);
@@ -90,7 +118,7 @@ impl MasterIndex {
                 self.packs.push(p.id);
             }
             for b in &p.blobs {
-                assert!(n <= PACK_MASK && b.kind < 16, "index limits exceeded");
+                // Kinds are validated blob kinds (< 16) by the decoder.
                 self.entries.push(Entry {
                     id: b.id.0,
                     pack_kind: n | (b.kind as u32) << KIND_SHIFT,
@@ -101,6 +129,7 @@ impl MasterIndex {
             }
         }
         self.sorted = false;
+        Ok(())
     }
 
     /// Sort and drop duplicate entries (a blob stored twice by concurrent
@@ -224,7 +253,7 @@ mod tests {
             ],
         };
         let mut idx = MasterIndex::new();
-        idx.add(&file);
+        idx.add(&file).unwrap();
         idx.finalize();
         assert_eq!(idx.len(), 2);
         let t = idx.lookup(&Id::hash(b"t")).unwrap();
@@ -233,7 +262,7 @@ mod tests {
         // Every id is found through its fan-out bucket, none that is absent.
         let mut big = MasterIndex::new();
         let blobs: Vec<BlobEntry> = (0..5000u32).map(|i| mk(&i.to_le_bytes(), 1, i)).collect();
-        big.add(&IndexFile { packs: vec![IndexPack { id: p1, blobs: blobs.clone() }] });
+        big.add(&IndexFile { packs: vec![IndexPack { id: p1, blobs: blobs.clone() }] }).unwrap();
         big.finalize();
         for b in &blobs {
             assert_eq!(big.lookup(&b.id).unwrap().offset, b.offset);

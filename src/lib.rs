@@ -23,6 +23,8 @@ pub mod keyfile;
 pub mod keys;
 pub mod marks;
 pub mod pack;
+pub mod reach;
+pub mod repair;
 pub mod repo;
 pub mod restore;
 pub mod retention;

@@ -4,7 +4,9 @@
 //! unreferenced, with the time of the mark; removed by a later prune once
 //! the grace period has passed and they are still unreferenced).
 
+use crate::backend::BackendError;
 use crate::error::{Error, FormatError, Result};
+use crate::format::decode::{decode, encode, Validate};
 use crate::format::{ObjectKind, PREFIX_MARKED, PREFIX_PROTECTED};
 use crate::id::Id;
 use crate::repo::Repository;
@@ -20,7 +22,7 @@ pub fn unprotect(repo: &Repository, id: &Id) -> Result<bool> {
     let key = format!("{PREFIX_PROTECTED}{id}");
     match repo.backend().delete(&key) {
         Ok(()) => Ok(true),
-        Err(crate::backend::BackendError::NotFound { .. }) => Ok(false),
+        Err(BackendError::NotFound { .. }) => Ok(false),
         Err(e) => Err(e.into()),
     }
 }
@@ -31,7 +33,11 @@ pub fn protected(repo: &Repository) -> Result<std::collections::HashSet<Id>> {
     let mut out = std::collections::HashSet::new();
     for o in repo.backend().list(PREFIX_PROTECTED)? {
         let Some(id) = o.key.strip_prefix(PREFIX_PROTECTED).and_then(Id::parse) else { continue };
-        let raw = repo.get_sealed(&o.key, ObjectKind::Protection)?;
+        let raw = match repo.get_sealed(&o.key, ObjectKind::Protection) {
+            // Unprotected meanwhile.
+            Err(Error::Backend(BackendError::NotFound { .. })) => continue,
+            other => other?,
+        };
         if raw != id.0 {
             return Err(Error::format(&o.key, FormatError::Decode("names another snapshot".into())));
         }
@@ -47,22 +53,47 @@ pub struct DeletionMarks {
     pub packs: Vec<(Id, i64)>,
 }
 
+impl Validate for DeletionMarks {
+    /// Any list of (pack, time) is usable: marks only ever delay deletion
+    /// or name packs that are then checked against the snapshots.
+    fn validate(&self) -> std::result::Result<(), String> {
+        Ok(())
+    }
+}
+
 /// All deletion marks: the object keys, and every marked pack with its
-/// earliest mark time.
+/// earliest mark time. A marks object that disappears between listing and
+/// reading was replaced by a prune, which wrote the new one first: the
+/// listing is taken again and the new objects are read too.
 pub fn load_marks(repo: &Repository) -> Result<(Vec<String>, HashMap<Id, i64>)> {
     let mut keys = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     let mut packs: HashMap<Id, i64> = HashMap::new();
-    for o in repo.backend().list(PREFIX_MARKED)? {
-        let raw = repo.get_sealed(&o.key, ObjectKind::DeletionMarks)?;
-        let m: DeletionMarks =
-            bincode::deserialize(&raw).map_err(|e| Error::format(&o.key, FormatError::Decode(e.to_string())))?;
-        for (p, t) in m.packs {
-            let e = packs.entry(p).or_insert(t);
-            *e = (*e).min(t);
+    for _ in 0..8 {
+        let mut vanished = false;
+        for o in repo.backend().list(PREFIX_MARKED)? {
+            if !seen.insert(o.key.clone()) {
+                continue;
+            }
+            let raw = match repo.get_sealed(&o.key, ObjectKind::DeletionMarks) {
+                Err(Error::Backend(BackendError::NotFound { .. })) => {
+                    vanished = true;
+                    continue;
+                }
+                other => other?,
+            };
+            let m: DeletionMarks = decode(&raw).map_err(|e| Error::format(&o.key, e))?;
+            for (p, t) in m.packs {
+                let e = packs.entry(p).or_insert(t);
+                *e = (*e).min(t);
+            }
+            keys.push(o.key);
         }
-        keys.push(o.key);
+        if !vanished {
+            return Ok((keys, packs));
+        }
     }
-    Ok((keys, packs))
+    Err(Error::InvalidArgument("the deletion marks kept changing while they were read: run the command again".into()))
 }
 
 /// Store a new deletion-marks object (nothing if `packs` is empty).
@@ -72,7 +103,7 @@ pub fn save_marks(repo: &Repository, packs: &HashMap<Id, i64>) -> Result<Option<
     }
     let mut list: Vec<(Id, i64)> = packs.iter().map(|(p, t)| (*p, *t)).collect();
     list.sort();
-    let raw = bincode::serialize(&DeletionMarks { packs: list }).expect("marks serialise");
+    let raw = encode(&DeletionMarks { packs: list });
     let key = format!("{PREFIX_MARKED}{}", Id::random());
     repo.put_sealed(&key, ObjectKind::DeletionMarks, &raw)?;
     Ok(Some(key))

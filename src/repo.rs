@@ -3,7 +3,7 @@
 //! owns the object names and their decoding.
 
 use crate::backend::local::LocalBackend;
-use crate::backend::{Backend, BackendError};
+use crate::backend::{Backend, BackendError, ObjectInfo};
 use crate::config::{Config, Encryption};
 use crate::crypto::{Cipher, KdfParams, MasterKey};
 use crate::error::{Error, FormatError, Result};
@@ -15,18 +15,50 @@ use crate::seal::Sealer;
 use crate::snapshot::Snapshot;
 use crate::tree::{Node, Tree};
 use rayon::prelude::*;
+use std::collections::HashSet;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::Arc;
+
+/// Re-listings of `index/` while reading it before giving up: each one
+/// follows a prune that retired files between a listing and a read.
+const MAX_RELIST: usize = 8;
+
+/// An index read from the repository, with what it was read from.
+#[derive(Default)]
+pub struct IndexLoad {
+    pub index: MasterIndex,
+    /// Keys of the index files it holds: exactly what prune may retire.
+    pub keys: Vec<String>,
+    /// Index files skipped as unreadable, one line each, and their keys.
+    pub problems: Vec<String>,
+    pub damaged_keys: Vec<String>,
+    /// Packs marked for deletion when it was read.
+    pub marked: HashSet<Id>,
+}
+
+impl IndexLoad {
+    fn problem(&mut self, key: &str, why: String) {
+        // Decoding errors already name the object.
+        let why = why.strip_prefix(&format!("{key}: ")).map(str::to_string).unwrap_or(why);
+        self.problems.push(format!("index file {key} is unreadable: {why}"));
+        self.damaged_keys.push(key.to_string());
+    }
+}
 
 pub struct Repository {
     backend: Arc<dyn Backend>,
     pub config: Config,
     sealer: Sealer,
     index: MasterIndex,
+    /// Index files skipped when `index` was loaded.
+    index_problems: Vec<String>,
+    /// A second look at the index, read once when a pack the first named has
+    /// gone (a prune repacked it meanwhile), so long reads carry on.
+    fresh_index: std::sync::OnceLock<Result<MasterIndex, String>>,
     /// Packs prune has marked for deletion: backups do not deduplicate
     /// against them (format-spec/prune.md).
-    marked: std::collections::HashSet<Id>,
+    marked: HashSet<Id>,
     /// The key file that unlocked an encrypted repository.
     key_id: Option<String>,
 }
@@ -42,6 +74,19 @@ pub struct NewKey {
 }
 
 impl Repository {
+    fn new(backend: Arc<dyn Backend>, config: Config, sealer: Sealer, key_id: Option<String>) -> Self {
+        Repository {
+            backend,
+            config,
+            sealer,
+            index: MasterIndex::new(),
+            index_problems: vec![],
+            fresh_index: Default::default(),
+            marked: Default::default(),
+            key_id,
+        }
+    }
+
     /// Create a repository in an empty or missing local directory.
     pub fn init_local(path: &Path, config: Config, key: Option<NewKey>) -> Result<Self> {
         Self::check_can_init(path)?;
@@ -84,7 +129,7 @@ impl Repository {
         };
         let sealer = config.sealer(master);
         backend.put(KEY_CONFIG, &config.encode(&sealer))?;
-        Ok(Repository { backend, config, sealer, index: MasterIndex::new(), marked: Default::default(), key_id })
+        Ok(Repository::new(backend, config, sealer, key_id))
     }
 
     /// Open a plaintext repository, or an encrypted one with `password`.
@@ -123,8 +168,7 @@ impl Repository {
             let sealer = config.sealer(Some(master));
             (config, sealer, Some(key_id))
         };
-        let repo =
-            Repository { backend, config, sealer, index: MasterIndex::new(), marked: Default::default(), key_id };
+        let repo = Repository::new(backend, config, sealer, key_id);
         // Blobs compressed with a dictionary name it; every reader needs them.
         crate::dict::load_all(&repo)?;
         Ok(repo)
@@ -148,43 +192,85 @@ impl Repository {
         &self.index
     }
 
-    /// Keys of every index file.
-    pub fn index_keys(&self) -> Result<Vec<String>> {
-        Ok(self.backend.list(PREFIX_INDEX)?.into_iter().map(|o| o.key).collect())
-    }
-
     /// Read and decode one index file.
     pub fn read_index_file(&self, key: &str) -> Result<IndexFile> {
         let sealed = self.backend.get(key)?;
         let raw = self.sealer.unseal(ObjectKind::Index, &sealed).map_err(|e| Error::format(key, e))?;
-        bincode::deserialize(&raw).map_err(|e| Error::format(key, FormatError::Decode(e.to_string())))
+        IndexFile::decode(&raw).map_err(|e| Error::format(key, e))
     }
 
-    /// Load every index file. A few files are decoded at a time, so peak
-    /// memory stays close to the 48 bytes per entry of the final index.
-    pub fn load_index(&mut self) -> Result<()> {
-        let mut index = MasterIndex::new();
-        let listed = self.backend.list(PREFIX_INDEX)?;
-        // Each entry takes at least 32 stored bytes (its id does not
-        // compress), so this bounds the number of entries from above.
-        index.reserve(listed.iter().map(|o| o.size as usize).sum::<usize>() / 32);
-        let keys: Vec<String> = listed.into_iter().map(|o| o.key).collect();
-        for group in keys.chunks(rayon::current_num_threads().max(1)) {
-            let files: Vec<IndexFile> = group.par_iter().map(|k| self.read_index_file(k)).collect::<Result<_>>()?;
-            for f in &files {
-                index.add(f);
+    /// Read every index file into a new in-memory index (finalized against
+    /// the current deletion marks). An index file that is damaged is
+    /// skipped and named in `problems` (its packs then count as unindexed
+    /// until `cairn repair index`); one that disappears between listing and
+    /// reading was retired by a prune, which wrote its replacement first, so
+    /// the index is listed again and the new files are read.
+    /// A few files are decoded at a time, so peak memory stays close to the
+    /// 48 bytes per entry of the final index.
+    pub fn read_index(&self) -> Result<IndexLoad> {
+        let mut load = IndexLoad::default();
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut reserved = false;
+        for round in 0.. {
+            let listed: Vec<ObjectInfo> =
+                self.backend.list(PREFIX_INDEX)?.into_iter().filter(|o| !seen.contains(&o.key)).collect();
+            if round == 0 {
+                crate::failpoint::pause("index-listed");
+            }
+            if listed.is_empty() {
+                break;
+            }
+            if round == MAX_RELIST {
+                return Err(Error::InvalidArgument(
+                    "the index kept changing while it was read (many prunes at once?): run the command again".into(),
+                ));
+            }
+            if !reserved {
+                // Each entry takes at least 32 stored bytes (its id does not
+                // compress), so this bounds the number of entries from above.
+                load.index.reserve(listed.iter().map(|o| o.size as usize).sum::<usize>() / 32);
+                reserved = true;
+            }
+            let mut vanished = false;
+            for group in listed.chunks(rayon::current_num_threads().max(1)) {
+                let files: Vec<Result<IndexFile>> = group.par_iter().map(|o| self.read_index_file(&o.key)).collect();
+                for (o, f) in group.iter().zip(files) {
+                    seen.insert(o.key.clone());
+                    match f.map(|f| load.index.add(&f)) {
+                        Ok(Ok(())) => load.keys.push(o.key.clone()),
+                        Ok(Err(why)) => load.problem(&o.key, why),
+                        Err(Error::Backend(BackendError::NotFound { .. })) => vanished = true,
+                        Err(e) => load.problem(&o.key, e.to_string()),
+                    }
+                }
+            }
+            if !vanished {
+                break;
             }
         }
         // Of a blob stored twice (a repack, or two concurrent backups) use
         // the copy that prune has not marked for deletion.
-        self.marked = crate::marks::load_marks(self)?.1.into_keys().collect();
-        index.finalize_avoiding(&self.marked);
-        self.index = index;
+        load.marked = crate::marks::load_marks(self)?.1.into_keys().collect();
+        load.index.finalize_avoiding(&load.marked);
+        Ok(load)
+    }
+
+    /// Load the index for this repository's own lookups (backup, restore).
+    pub fn load_index(&mut self) -> Result<()> {
+        let load = self.read_index()?;
+        self.index = load.index;
+        self.marked = load.marked;
+        self.index_problems = load.problems;
         Ok(())
     }
 
+    /// Index files that could not be read when the index was loaded.
+    pub fn index_problems(&self) -> &[String] {
+        &self.index_problems
+    }
+
     /// Packs marked for deletion when the index was loaded.
-    pub fn marked_packs(&self) -> &std::collections::HashSet<Id> {
+    pub fn marked_packs(&self) -> &HashSet<Id> {
         &self.marked
     }
 
@@ -222,7 +308,7 @@ impl Repository {
     }
 
     fn save_index_file(&self, packs: Vec<IndexPack>) -> Result<String> {
-        let raw = bincode::serialize(&IndexFile { packs }).expect("index serialises");
+        let raw = IndexFile { packs }.encode();
         let sealed = self.sealer.seal(ObjectKind::Index, &raw);
         let key = format!("{PREFIX_INDEX}{}", Id::hash(&sealed));
         self.put_reporting_full(&key, &sealed)?;
@@ -260,21 +346,45 @@ impl Repository {
         self.sealer.unseal(kind, &sealed).map_err(|e| Error::format(key, e))
     }
 
-    /// Where a blob is stored, if indexed.
+    /// Where a blob is stored, if indexed (looking at a fresh copy of the
+    /// index if the loaded one does not have it: see `read_blob`).
     pub fn locate(&self, id: &Id) -> Option<Location> {
-        self.index.lookup(id)
+        self.index.lookup(id).or_else(|| self.fresh_index()?.lookup(id))
     }
 
-    /// Read one blob and check that it hashes to its id.
+    /// Read one blob and check that it hashes to its id. A blob the loaded
+    /// index lacks (a snapshot committed after it was loaded), or whose pack
+    /// has gone (a concurrent prune repacked it and deleted the old pack
+    /// after its grace period), is looked up once more in a freshly read
+    /// index before the read fails.
     pub fn read_blob(&self, id: &Id) -> Result<Vec<u8>> {
-        self.read_blob_with(&self.index, id)
+        match self.read_blob_with(&self.index, id) {
+            Err(e) if is_gone(&e) => match self.fresh_index() {
+                Some(fresh) if fresh.lookup(id).is_some() && fresh.lookup(id) != self.index.lookup(id) => {
+                    self.read_blob_with(fresh, id)
+                }
+                _ => Err(e),
+            },
+            r => r,
+        }
+    }
+
+    fn fresh_index(&self) -> Option<&MasterIndex> {
+        self.fresh_index.get_or_init(|| self.read_index().map(|l| l.index).map_err(|e| e.to_string())).as_ref().ok()
     }
 
     /// Read one blob located through `index` (used by `check`, which builds
     /// its own index and tolerates unreadable index files).
     pub fn read_blob_with(&self, index: &MasterIndex, id: &Id) -> Result<Vec<u8>> {
         let loc = index.lookup(id).ok_or_else(|| Error::BlobNotIndexed { kind: "data or tree", id: id.to_hex() })?;
-        let sealed = self.backend.get_range(&pack_key(&loc.pack), loc.offset as u64, loc.length as u64)?;
+        let key = pack_key(&loc.pack);
+        let sealed = match self.backend.get_range(&key, loc.offset as u64, loc.length as u64) {
+            Err(BackendError::NotFound { .. }) => {
+                let what = format!("{} blob {id} in pack {key}", loc.kind.name());
+                return Err(Error::format(what, FormatError::Missing("the pack does not exist".into())));
+            }
+            other => other?,
+        };
         self.open_located(id, &loc, &sealed)
     }
 
@@ -293,10 +403,15 @@ impl Repository {
     }
 
     /// All entries of a directory stored as `ids`.
+    /// Names stay in strictly increasing order across the blobs too, so a
+    /// directory never holds a name twice.
     pub fn load_tree(&self, ids: &[Id]) -> Result<Vec<Node>> {
-        let mut nodes = Vec::new();
+        let mut nodes: Vec<Node> = Vec::new();
         for id in ids {
-            nodes.extend(self.read_tree_blob(id)?.nodes);
+            let tree = self.read_tree_blob(id)?;
+            crate::tree::check_order(nodes.last().map(|n| n.name.as_slice()), &tree.nodes)
+                .map_err(|e| Error::format(format!("tree {id}"), FormatError::Invalid(e)))?;
+            nodes.extend(tree.nodes);
         }
         Ok(nodes)
     }
@@ -338,11 +453,20 @@ impl Repository {
             .collect())
     }
 
-    /// Every snapshot, oldest first.
+    /// Every snapshot, oldest first. One that disappears between listing
+    /// and reading was forgotten meanwhile and is left out.
     pub fn list_snapshots(&self) -> Result<Vec<(Id, Snapshot)>> {
         let ids = self.snapshot_ids()?;
-        let mut v: Vec<(Id, Snapshot)> =
-            ids.par_iter().map(|id| self.load_snapshot(id).map(|s| (*id, s))).collect::<Result<_>>()?;
+        crate::failpoint::pause("snapshots-listed");
+        let loaded: Vec<Option<(Id, Snapshot)>> = ids
+            .par_iter()
+            .map(|id| match self.load_snapshot(id) {
+                Ok(s) => Ok(Some((*id, s))),
+                Err(Error::Backend(BackendError::NotFound { .. })) => Ok(None),
+                Err(e) => Err(e),
+            })
+            .collect::<Result<_>>()?;
+        let mut v: Vec<(Id, Snapshot)> = loaded.into_iter().flatten().collect();
         v.sort_by(|a, b| a.1.time_ns.cmp(&b.1.time_ns).then(a.0.cmp(&b.0)));
         Ok(v)
     }
@@ -359,7 +483,10 @@ impl Repository {
         let matches: Vec<Id> = self.snapshot_ids()?.into_iter().filter(|id| id.to_hex().starts_with(&spec_l)).collect();
         match matches.len() {
             0 => Err(Error::SnapshotNotFound(spec.to_string())),
-            1 => Ok((matches[0], self.load_snapshot(&matches[0])?)),
+            1 => match self.load_snapshot(&matches[0]) {
+                Err(Error::Backend(BackendError::NotFound { .. })) => Err(Error::SnapshotNotFound(spec.to_string())),
+                other => Ok((matches[0], other?)),
+            },
             n => Err(Error::AmbiguousSnapshot { prefix: spec.to_string(), count: n }),
         }
     }
@@ -390,4 +517,9 @@ impl Repository {
         }
         Ok(found)
     }
+}
+
+/// The blob is not where the index said, or not in it at all.
+fn is_gone(e: &Error) -> bool {
+    matches!(e, Error::BlobNotIndexed { .. } | Error::Format { source: FormatError::Missing(_), .. })
 }

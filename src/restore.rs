@@ -57,11 +57,12 @@ pub fn restore(repo: &Repository, snap: &Snapshot, opts: &RestoreOptions) -> Res
     fs::create_dir_all(&opts.target).map_err(tw(&opts.target))?;
 
     let mut stats = RestoreStats::default();
+    // Parents before children, so every file below is written into a
+    // directory this loop has checked is a real one, never through a
+    // symlink (node names are single components: `tree::check_name`).
     for it in items.iter().filter(|i| i.node.kind == NodeKind::Dir) {
         let p = opts.target.join(&it.rel);
-        if !p.is_dir() {
-            fs::create_dir(&p).map_err(tw(&p))?;
-        }
+        ensure_dir(&p, opts.overwrite).map_err(tw(&p))?;
         stats.dirs += 1;
     }
     let files: Vec<&Item> = items.iter().filter(|i| i.node.kind == NodeKind::File).collect();
@@ -89,6 +90,22 @@ pub fn restore(repo: &Repository, snap: &Snapshot, opts: &RestoreOptions) -> Res
     }
     stats.seconds = start.elapsed().as_secs_f64();
     Ok(stats)
+}
+
+/// Make `p` a real directory: keep one, create a missing one, and replace
+/// a file or symlink in the way only with `--overwrite` (a symlink is
+/// removed, never followed).
+fn ensure_dir(p: &Path, overwrite: bool) -> std::io::Result<()> {
+    match fs::symlink_metadata(p) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) if overwrite => {
+            fs::remove_file(p)?;
+            fs::create_dir(p)
+        }
+        Ok(_) => Err(std::io::Error::new(std::io::ErrorKind::AlreadyExists, "a file or symlink is in the way")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => fs::create_dir(p),
+        Err(e) => Err(e),
+    }
 }
 
 fn build_globs(patterns: &[String]) -> Result<Option<GlobSet>> {
@@ -156,7 +173,7 @@ pub(crate) fn sibling(path: &Path, tag: &str) -> PathBuf {
 fn restore_file(repo: &Repository, path: &Path, node: &Node) -> std::result::Result<(), String> {
     let tmp = tmp_name(path);
     let res = write_verified(repo, &tmp, node).and_then(|()| {
-        if path.is_dir() {
+        if fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
             return Err("a directory is in the way; remove it first".into());
         }
         fs::rename(&tmp, path).map_err(|e| e.to_string())

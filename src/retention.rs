@@ -169,13 +169,29 @@ struct Saved {
     tags: Vec<String>,
 }
 
-/// The saved policy (the newest `policies/` object), if any.
+impl crate::format::decode::Validate for Saved {
+    fn validate(&self) -> std::result::Result<(), String> {
+        if let Some(n) = self.counts.iter().find(|&&n| n > MAX_COUNT) {
+            return Err(format!("count {n} is above {MAX_COUNT}"));
+        }
+        match &self.within {
+            Some(w) if w.parse::<jiff::Span>().is_err() => Err(format!("span {w:?} does not parse")),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The saved policy (the newest `policies/` object), if any. An object
+/// that disappears while being read was replaced by a newer one, which the
+/// listing holds too (`save` writes the new one before removing the old).
 pub fn load_saved(repo: &crate::repo::Repository) -> Result<Option<Policy>> {
     let mut newest: Option<Saved> = None;
     for o in repo.backend().list(crate::format::PREFIX_POLICIES)? {
-        let raw = repo.get_sealed(&o.key, crate::format::ObjectKind::Policy)?;
-        let s: Saved = bincode::deserialize(&raw)
-            .map_err(|e| Error::format(&o.key, crate::error::FormatError::Decode(e.to_string())))?;
+        let raw = match repo.get_sealed(&o.key, crate::format::ObjectKind::Policy) {
+            Err(Error::Backend(crate::backend::BackendError::NotFound { .. })) => continue,
+            other => other?,
+        };
+        let s: Saved = crate::format::decode::decode(&raw).map_err(|e| Error::format(&o.key, e))?;
         if newest.as_ref().is_none_or(|n| s.time_ns > n.time_ns) {
             newest = Some(s);
         }
@@ -200,7 +216,7 @@ pub fn save(repo: &crate::repo::Repository, p: &Policy) -> Result<()> {
         tags: p.tags.clone(),
     };
     let key = format!("{}{}", crate::format::PREFIX_POLICIES, Id::random());
-    repo.put_sealed(&key, crate::format::ObjectKind::Policy, &bincode::serialize(&s).expect("serialises"))?;
+    repo.put_sealed(&key, crate::format::ObjectKind::Policy, &crate::format::decode::encode(&s))?;
     for o in old {
         repo.backend().delete(&o.key)?;
     }

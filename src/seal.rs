@@ -185,6 +185,11 @@ impl Sealer {
 }
 
 fn decode_payload(codec: u8, payload: &[u8], raw_len: usize) -> Result<Vec<u8>, FormatError> {
+    // The decompressor allocates the recorded length up front: a length no
+    // zstd frame of this size can produce is refused before that.
+    if codec != CODEC_NONE && raw_len > payload.len().saturating_mul(ZSTD_MAX_EXPANSION) {
+        return Err(FormatError::Length { want: raw_len, got: payload.len().saturating_mul(ZSTD_MAX_EXPANSION) });
+    }
     let raw = match codec {
         CODEC_NONE => payload.to_vec(),
         CODEC_ZSTD => decompress(payload, raw_len)?,

@@ -1,7 +1,8 @@
 //! Snapshot manifests: the commit point of a backup. A snapshot object is
 //! written last, after every pack and index it depends on is durable.
 
-use crate::error::{Error, FormatError, Result};
+use crate::error::{Error, Result};
+use crate::format::decode::{self, Validate};
 use crate::id::Id;
 use serde::{Deserialize, Serialize};
 
@@ -49,11 +50,10 @@ pub struct Snapshot {
 
 impl Snapshot {
     pub fn encode(&self) -> Vec<u8> {
-        bincode::serialize(self).expect("snapshot serialises")
+        decode::encode(self)
     }
     pub fn decode(id: &Id, bytes: &[u8]) -> Result<Self> {
-        bincode::deserialize(bytes)
-            .map_err(|e| Error::format(format!("snapshot {id}"), FormatError::Decode(e.to_string())))
+        decode::decode(bytes).map_err(|e| Error::format(format!("snapshot {id}"), e))
     }
     /// Time as RFC 3339 in UTC.
     pub fn time_string(&self) -> String {
@@ -64,5 +64,17 @@ impl Snapshot {
         let mut v: Vec<_> = self.sources.iter().map(|s| (s.kind, s.path.clone())).collect();
         v.sort_by(|a, b| a.1.cmp(&b.1));
         v
+    }
+}
+
+impl Validate for Snapshot {
+    fn validate(&self) -> Result<(), String> {
+        if self.version != 1 {
+            return Err(format!("snapshot version {} is unknown", self.version));
+        }
+        if self.sources.is_empty() || self.sources.iter().any(|s| s.path.is_empty()) {
+            return Err("a snapshot names at least one source, each with a path".into());
+        }
+        Ok(())
     }
 }

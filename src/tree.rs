@@ -8,7 +8,8 @@
 //! ids (and costs nothing), and one new file in a huge directory changes one
 //! group, not the whole listing.
 
-use crate::error::{Error, FormatError, Result};
+use crate::error::{Error, Result};
+use crate::format::decode::{self, Validate};
 use crate::format::{TREE_CUT_MASK, TREE_MAX_ENTRIES, TREE_MIN_ENTRIES};
 use crate::id::Id;
 use serde::{Deserialize, Serialize};
@@ -61,11 +62,65 @@ pub struct Tree {
 
 impl Tree {
     pub fn encode(&self) -> Vec<u8> {
-        bincode::serialize(self).expect("tree serialises")
+        decode::encode(self)
     }
     pub fn decode(id: &Id, bytes: &[u8]) -> Result<Self> {
-        bincode::deserialize(bytes).map_err(|e| Error::format(format!("tree {id}"), FormatError::Decode(e.to_string())))
+        decode::decode(bytes).map_err(|e| Error::format(format!("tree {id}"), e))
     }
+}
+
+/// A name a restore can join to its target: exactly one normal path
+/// component (not empty, `.` or `..`, no `/`, no NUL byte).
+pub fn check_name(name: &[u8]) -> Result<(), String> {
+    if name.is_empty() || name == b"." || name == b".." || name.contains(&b'/') || name.contains(&0) {
+        return Err(format!("name {:?} is not a single path component", String::from_utf8_lossy(name)));
+    }
+    Ok(())
+}
+
+impl Validate for Node {
+    fn validate(&self) -> Result<(), String> {
+        check_name(&self.name)?;
+        let fields = (self.content.is_empty(), self.subtree.is_empty(), self.target.is_empty());
+        let ok = match self.kind {
+            NodeKind::File => fields.1 && fields.2,
+            NodeKind::Dir => fields.0 && fields.2,
+            NodeKind::Symlink => fields.0 && fields.1 && !fields.2 && !self.target.contains(&0),
+            NodeKind::Sqlite => self.content.len() == 1 && fields.1 && fields.2,
+        };
+        if !ok {
+            return Err(format!(
+                "{:?} entry {:?} has fields of another kind",
+                self.kind,
+                String::from_utf8_lossy(&self.name)
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Validate for Tree {
+    /// Entries valid and in strictly increasing name order, so no name
+    /// appears twice (the order is how trees are written).
+    fn validate(&self) -> Result<(), String> {
+        for n in &self.nodes {
+            n.validate()?;
+        }
+        check_order(None, &self.nodes)
+    }
+}
+
+/// `nodes` in strictly increasing name order, after `prev` (the last name
+/// of the directory's previous tree blob, when it is split over several).
+pub fn check_order(prev: Option<&[u8]>, nodes: &[Node]) -> Result<(), String> {
+    let mut last = prev;
+    for n in nodes {
+        if last.is_some_and(|l| l >= n.name.as_slice()) {
+            return Err(format!("entry {:?} is out of order or appears twice", String::from_utf8_lossy(&n.name)));
+        }
+        last = Some(&n.name);
+    }
+    Ok(())
 }
 
 fn is_cut(name: &[u8]) -> bool {

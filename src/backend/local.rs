@@ -117,8 +117,13 @@ impl Backend for LocalBackend {
             let rel = entry.path().strip_prefix(&self.root).expect("under root");
             let key = rel.to_string_lossy().into_owned();
             if key.starts_with(prefix) {
-                let size = entry.metadata().map_err(|e| BackendError::io(&key, e.into()))?.len();
-                out.push(ObjectInfo { key, size });
+                match entry.metadata() {
+                    Ok(m) => out.push(ObjectInfo { key, size: m.len() }),
+                    // Deleted between reading the directory and stat: not
+                    // an object any more (a concurrent prune or forget).
+                    Err(e) if e.io_error().is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound) => {}
+                    Err(e) => return Err(BackendError::io(&key, e.into())),
+                }
             }
         }
         Ok(out)

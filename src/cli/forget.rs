@@ -143,7 +143,7 @@ impl Args {
             println!("removed {n} snapshot(s)");
         }
         if self.prune {
-            // The index loaded at open is still current: forget removed only snapshots.
+            // Prune lists the snapshots again and then reads the index itself.
             return super::prune::run(repo, &prune_opts, false, self.json);
         }
         Ok(0)

@@ -11,6 +11,7 @@ mod key;
 mod ls;
 mod protect;
 mod prune;
+mod repair;
 mod restore;
 mod select;
 mod snapshots;
@@ -63,6 +64,9 @@ enum Command {
     Unprotect(protect::Args),
     /// Verify the repository's structure, and with --read-data all its data.
     Check(check::Args),
+    /// Rebuild damaged repository metadata.
+    #[command(subcommand)]
+    Repair(repair::Command),
     /// Run the whole job on a generated sample data set and explain what happened.
     Demo(demo::Args),
     /// Manage the passwords (key files) of an encrypted repository.
@@ -75,18 +79,20 @@ pub fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Init(a) => a.run(repo_path(repo)?, &pw),
         Command::Backup(a) => a.run(&open(repo, &pw)?),
-        Command::Snapshots(a) => a.run(&open(repo, &pw)?),
+        Command::Snapshots(a) => a.run(&open_without_index(repo, &pw)?),
         Command::Ls(a) => a.run(&open(repo, &pw)?),
         Command::Restore(a) => a.run(&open(repo, &pw)?),
         Command::Cat(a) => a.run(&open(repo, &pw)?),
         Command::Stats(a) => a.run(&open(repo, &pw)?),
         Command::Check(a) => a.run(repo_path(repo)?, &pw),
-        Command::Forget(a) => a.run(&open(repo, &pw)?),
-        Command::Prune(a) => a.run(&open(repo, &pw)?),
-        Command::Protect(a) => a.run(&open(repo, &pw)?, true),
-        Command::Unprotect(a) => a.run(&open(repo, &pw)?, false),
+        // Prune reads its own index after listing the snapshots.
+        Command::Forget(a) => a.run(&open_without_index(repo, &pw)?),
+        Command::Prune(a) => a.run(&open_without_index(repo, &pw)?),
+        Command::Protect(a) => a.run(&open_without_index(repo, &pw)?, true),
+        Command::Unprotect(a) => a.run(&open_without_index(repo, &pw)?, false),
+        Command::Repair(c) => c.run(&open_without_index(repo, &pw)?),
         Command::Demo(a) => a.run(),
-        Command::Key(c) => c.run(&open(repo, &pw)?),
+        Command::Key(c) => c.run(&open_without_index(repo, &pw)?),
     }
 }
 
@@ -138,8 +144,20 @@ fn repo_path(repo: Option<PathBuf>) -> Result<PathBuf> {
     })
 }
 
+/// Open with the index loaded; index files that could not be read are
+/// warned about (what they listed is then stored again by a backup, or
+/// missing to a restore that needs it).
 fn open(repo: Option<PathBuf>, pw: &Password) -> Result<Repository> {
-    Ok(Repository::open_local(&repo_path(repo)?, Some(&|| pw.get()))?)
+    let r = Repository::open_local(&repo_path(repo)?, Some(&|| pw.get()))?;
+    for p in r.index_problems() {
+        eprintln!("warning: {p}; skipped (its packs count as unindexed until `cairn repair index`)");
+    }
+    Ok(r)
+}
+
+fn open_without_index(repo: Option<PathBuf>, pw: &Password) -> Result<Repository> {
+    let backend = std::sync::Arc::new(cairn::backend::local::LocalBackend::new(repo_path(repo)?));
+    Ok(Repository::open_without_index(backend, Some(&|| pw.get()))?)
 }
 
 /// Bytes in binary units, for people.

@@ -2,6 +2,9 @@
 //!
 //! `format-spec/` documents each of these; `check_constants` runs before the
 //! first object is written so a mistaken edit here can never reach a disk.
+//! `decode` is the one decoder of structured bytes read from storage.
+
+pub mod decode;
 
 /// Repository format version written by this build. Readers refuse a larger
 /// one. Versions 1 (plaintext only) and 2 (no XAES-256-GCM) are still read.
@@ -41,6 +44,12 @@ pub const CODEC_ZSTD: u8 = 1;
 /// Codec byte: payload is an 8-byte dictionary tag, then one zstd frame
 /// made with that dictionary (format 3, format-spec/sqlite.md).
 pub const CODEC_ZSTD_DICT: u8 = 2;
+
+/// A zstd frame cannot expand its input more than this: the densest block
+/// is a 3-byte header and one byte repeated into 128 KiB (RLE), so a payload
+/// of N bytes decodes to at most N / 4 × 128 KiB. An envelope recording a
+/// longer plaintext is refused before anything is allocated for it.
+pub const ZSTD_MAX_EXPANSION: usize = (128 << 10) / 4;
 
 /// Largest object the sealing step accepts (raw length is a u32).
 pub const MAX_SEALED_RAW: usize = u32::MAX as usize;
@@ -126,6 +135,10 @@ impl ObjectKind {
             12 => Self::Policy,
             _ => return None,
         })
+    }
+    /// Kinds stored as blobs inside packs (listed in pack trailers and index files).
+    pub fn is_blob(self) -> bool {
+        matches!(self, Self::Data | Self::Tree | Self::SqliteManifest | Self::PageList)
     }
     pub fn name(self) -> &'static str {
         match self {

@@ -28,6 +28,45 @@ pub struct BlobEntry {
     pub raw_length: u32,
 }
 
+/// The smallest sealed blob: a plaintext envelope of an empty object.
+const MIN_SEALED: u32 = (SEAL_HEADER_LEN + SEAL_CHECK_LEN) as u32;
+
+/// The entries of one pack, as a trailer or an index file lists them: known
+/// blob kinds, every blob after the header, at least an envelope long,
+/// none overlapping another, and all before `body_end` when the pack's
+/// size is known. Whoever slices a pack by these entries relies on this.
+pub fn validate_entries(blobs: &[BlobEntry], body_end: Option<u64>) -> Result<(), String> {
+    let mut spans: Vec<(u64, u64, &Id)> = Vec::with_capacity(blobs.len());
+    for b in blobs {
+        if !ObjectKind::from_u8(b.kind).is_some_and(ObjectKind::is_blob) {
+            return Err(format!("blob {} has kind {}, which packs do not hold", b.id.short(), b.kind));
+        }
+        if (b.offset as usize) < PACK_HEADER_LEN || b.length < MIN_SEALED {
+            return Err(format!(
+                "blob {} at {}+{} overlaps the pack header or is too short",
+                b.id.short(),
+                b.offset,
+                b.length
+            ));
+        }
+        spans.push((b.offset as u64, b.offset as u64 + b.length as u64, &b.id));
+    }
+    if !spans.is_sorted() {
+        spans.sort_unstable();
+    }
+    for w in spans.windows(2) {
+        if w[0].1 > w[1].0 {
+            return Err(format!("blobs {} and {} overlap", w[0].2.short(), w[1].2.short()));
+        }
+    }
+    match (spans.last(), body_end) {
+        (Some(last), Some(end)) if last.1 > end => {
+            Err(format!("blob {} ends at {}, after the pack body ({end} bytes)", last.2.short(), last.1))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Backend key of a pack.
 pub fn pack_key(id: &Id) -> String {
     let h = id.to_hex();
@@ -42,7 +81,7 @@ pub fn pack_id_from_key(key: &str) -> Option<Id> {
 /// Assemble a pack from sealed blobs already laid out in `body` (which starts
 /// with the header) and their entries; returns the pack id and bytes.
 pub fn finish_pack(mut body: Vec<u8>, entries: &[BlobEntry], sealer: &Sealer) -> (Id, Vec<u8>) {
-    let trailer = sealer.seal(ObjectKind::PackTrailer, &bincode::serialize(entries).expect("serialise"));
+    let trailer = sealer.seal(ObjectKind::PackTrailer, &crate::format::decode::encode(&entries));
     body.extend_from_slice(&trailer);
     body.extend_from_slice(&(trailer.len() as u32).to_le_bytes());
     body.extend_from_slice(PACK_END_MAGIC);
@@ -67,22 +106,47 @@ pub fn parse_trailer(pack: &[u8], sealer: &Sealer) -> Result<Vec<BlobEntry>, For
     if pack.len() < PACK_HEADER_LEN + PACK_FOOTER_LEN {
         return Err(FormatError::Truncated { len: pack.len() });
     }
-    if &pack[..PACK_MAGIC.len()] != PACK_MAGIC || &pack[pack.len() - 4..] != PACK_END_MAGIC {
+    if &pack[..PACK_MAGIC.len()] != PACK_MAGIC {
         return Err(FormatError::Magic);
     }
-    let tlen = u32::from_le_bytes(pack[pack.len() - 8..pack.len() - 4].try_into().unwrap()) as usize;
-    let end = pack.len() - PACK_FOOTER_LEN;
-    if tlen > end - PACK_HEADER_LEN {
-        return Err(FormatError::Truncated { len: pack.len() });
+    let (at, len) = trailer_span(&pack[pack.len() - PACK_FOOTER_LEN..], pack.len() as u64)?;
+    decode_trailer(&pack[at as usize..(at + len) as usize], at, sealer)
+}
+
+/// Where the sealed trailer of a pack of `pack_len` bytes lies, from its
+/// 8-byte footer: (offset, length). Lets the trailer be read on its own.
+pub fn trailer_span(footer: &[u8], pack_len: u64) -> Result<(u64, u64), FormatError> {
+    if footer.len() != PACK_FOOTER_LEN || pack_len < (PACK_HEADER_LEN + PACK_FOOTER_LEN) as u64 {
+        return Err(FormatError::Truncated { len: pack_len as usize });
     }
-    let raw = sealer.unseal(ObjectKind::PackTrailer, &pack[end - tlen..end])?;
-    let entries: Vec<BlobEntry> = bincode::deserialize(&raw).map_err(|e| FormatError::Decode(e.to_string()))?;
-    for e in &entries {
-        if e.offset as usize + e.length as usize > end - tlen || (e.offset as usize) < PACK_HEADER_LEN {
-            return Err(FormatError::Decode(format!("blob {} lies outside the pack body", e.id.short())));
-        }
+    if &footer[4..] != PACK_END_MAGIC {
+        return Err(FormatError::Magic);
     }
-    Ok(entries)
+    let tlen = u32::from_le_bytes(footer[..4].try_into().expect("4 bytes")) as u64;
+    let end = pack_len - PACK_FOOTER_LEN as u64;
+    if tlen > end - PACK_HEADER_LEN as u64 {
+        return Err(FormatError::Truncated { len: pack_len as usize });
+    }
+    Ok((end - tlen, tlen))
+}
+
+/// Open and validate a sealed trailer whose blobs must lie before `body_end`.
+pub fn decode_trailer(sealed: &[u8], body_end: u64, sealer: &Sealer) -> Result<Vec<BlobEntry>, FormatError> {
+    let raw = sealer.unseal(ObjectKind::PackTrailer, sealed)?;
+    let entries: Trailer = crate::format::decode::decode(&raw)?;
+    validate_entries(&entries.0, Some(body_end)).map_err(FormatError::Invalid)?;
+    Ok(entries.0)
+}
+
+/// The trailer's plaintext: bincode of the entry list.
+#[derive(Serialize, Deserialize)]
+#[serde(transparent)]
+struct Trailer(Vec<BlobEntry>);
+
+impl crate::format::decode::Validate for Trailer {
+    fn validate(&self) -> Result<(), String> {
+        validate_entries(&self.0, None)
+    }
 }
 
 /// Open one sealed blob of a pack and check that its plaintext hashes to its id.

@@ -9,6 +9,8 @@
 //! beside the facts recorded in the same read transaction.
 
 use crate::error::{Error, FormatError, Result};
+use crate::format::decode::{self, Validate};
+use crate::format::{PAGE_LIST_IDS, SQLITE_PAGE_SIZE_LIMITS};
 use crate::id::Id;
 use serde::{Deserialize, Serialize};
 
@@ -68,15 +70,44 @@ pub struct SqliteManifest {
 
 impl SqliteManifest {
     pub fn encode(&self) -> Vec<u8> {
-        bincode::serialize(self).expect("manifest serialises")
+        decode::encode(self)
     }
     pub fn decode(id: &Id, bytes: &[u8]) -> Result<Self> {
-        bincode::deserialize(bytes)
-            .map_err(|e| Error::format(format!("sqlite manifest {id}"), FormatError::Decode(e.to_string())))
+        decode::decode(bytes).map_err(|e| Error::format(format!("sqlite manifest {id}"), e))
     }
     pub fn db_size(&self) -> u64 {
         self.page_size as u64 * self.page_count
     }
+}
+
+impl Validate for SqliteManifest {
+    /// The page size is one SQLite allows, and the page lists hold exactly
+    /// `page_count` ids: full lists of `PAGE_LIST_IDS`, then the rest (so a
+    /// reader may size its buffers by `page_count`).
+    fn validate(&self) -> std::result::Result<(), String> {
+        let (lo, hi) = SQLITE_PAGE_SIZE_LIMITS;
+        if !self.page_size.is_power_of_two() || self.page_size < lo || self.page_size > hi {
+            return Err(format!("page size {} is not a power of two from {lo} to {hi}", self.page_size));
+        }
+        if self.page_count == 0 || self.page_count > u32::MAX as u64 {
+            return Err(format!("page count {} is outside 1..2^32", self.page_count));
+        }
+        let lists = self.page_count.div_ceil(PAGE_LIST_IDS as u64);
+        if self.page_lists.len() as u64 != lists {
+            return Err(format!(
+                "{} pages need {lists} page lists, the manifest names {}",
+                self.page_count,
+                self.page_lists.len()
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Ids the `n`-th page list of `m` must hold.
+pub fn list_len(m: &SqliteManifest, n: usize) -> usize {
+    let before = (n * PAGE_LIST_IDS) as u64;
+    (m.page_count.saturating_sub(before)).min(PAGE_LIST_IDS as u64) as usize
 }
 
 /// A page-list blob: the 32-byte ids of consecutive pages, concatenated.
@@ -84,12 +115,13 @@ pub fn encode_page_list(ids: &[Id]) -> Vec<u8> {
     ids.iter().flat_map(|i| i.0).collect()
 }
 
-pub fn decode_page_list(id: &Id, bytes: &[u8]) -> Result<Vec<Id>> {
-    if !bytes.len().is_multiple_of(32) {
-        let e = FormatError::Decode(format!("length {} is not a multiple of 32", bytes.len()));
+/// Decode a page list that must hold `want` ids.
+pub fn decode_page_list(id: &Id, bytes: &[u8], want: usize) -> Result<Vec<Id>> {
+    if bytes.len() != want * 32 {
+        let e = FormatError::Invalid(format!("{} bytes, expected {want} page ids of 32 bytes", bytes.len()));
         return Err(Error::format(format!("page list {id}"), e));
     }
-    Ok(bytes.chunks_exact(32).map(|c| Id(c.try_into().unwrap())).collect())
+    Ok(bytes.chunks_exact(32).map(|c| Id(c.try_into().expect("32 bytes"))).collect())
 }
 
 /// Every blob a SQLite manifest references, read through `read` (which
@@ -111,9 +143,9 @@ pub fn visit_pages(
     m: &SqliteManifest,
     f: &mut dyn FnMut(&Id, bool) -> Result<()>,
 ) -> Result<()> {
-    for l in &m.page_lists {
+    for (n, l) in m.page_lists.iter().enumerate() {
         f(l, false)?;
-        for p in decode_page_list(l, &read(l)?)? {
+        for p in decode_page_list(l, &read(l)?, list_len(m, n))? {
             f(&p, true)?;
         }
     }
@@ -129,7 +161,8 @@ mod tests {
         let ids: Vec<Id> = (0..5u8).map(|i| Id::hash(&[i])).collect();
         let b = encode_page_list(&ids);
         assert_eq!(b.len(), 160);
-        assert_eq!(decode_page_list(&Id::hash(b"x"), &b).unwrap(), ids);
-        assert!(decode_page_list(&Id::hash(b"x"), &b[..33]).is_err());
+        assert_eq!(decode_page_list(&Id::hash(b"x"), &b, 5).unwrap(), ids);
+        assert!(decode_page_list(&Id::hash(b"x"), &b[..33], 5).is_err());
+        assert!(decode_page_list(&Id::hash(b"x"), &b, 4).is_err());
     }
 }

@@ -135,3 +135,4 @@ impl Backend for FullDisk {
         self.inner.location()
     }
 }
+pub mod load;
