@@ -205,13 +205,19 @@ fn archive_sources(
     parent: Option<&Snapshot>,
     opts: &BackupOptions,
 ) -> Result<Archived> {
-    let parent_root: HashMap<Vec<u8>, Node> = match parent {
-        Some(p) => repo.load_tree(&p.tree)?.into_iter().map(|n| (n.name.clone(), n)).collect(),
+    // A parent that cannot be read (damaged, or its data pruned meanwhile)
+    // only means every file is read again.
+    let mut db_warnings = Vec::new();
+    let parent_root: HashMap<Vec<u8>, Node> = match parent.map(|p| repo.load_tree(&p.tree)) {
+        Some(Ok(nodes)) => nodes.into_iter().map(|n| (n.name.clone(), n)).collect(),
+        Some(Err(e)) => {
+            db_warnings.push(format!("the parent snapshot is unreadable ({e}); every file is read again"));
+            HashMap::new()
+        }
         None => HashMap::new(),
     };
     let mut nodes = Vec::new();
     let mut databases = Vec::new();
-    let mut db_warnings = Vec::new();
     let force = opts.force;
     let mut archiver = FileArchiver { repo, writer, force, stats: FileStats::default(), warnings: vec![], buf: vec![] };
     for s in sources {

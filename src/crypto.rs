@@ -64,8 +64,34 @@ impl Default for KdfParams {
     }
 }
 
+/// Argon2id memory accepted in a key file, KiB: 8 KiB (Argon2's floor) to 1 GiB.
+pub const KDF_MEMORY_KIB: (u32, u32) = (8, 1 << 20);
+/// Argon2id passes accepted in a key file.
+pub const KDF_ITERATIONS: (u32, u32) = (1, 256);
+/// Argon2id lanes accepted in a key file.
+pub const KDF_PARALLELISM: (u32, u32) = (1, 16);
+
+impl KdfParams {
+    /// Costs no real key file has are refused, for new keys and when read,
+    /// so a damaged or hostile key file cannot make an unlock take hours or
+    /// all memory. The error names the parameter.
+    pub fn check(&self) -> Result<(), String> {
+        let within = |v: u32, (lo, hi): (u32, u32), what: &str| {
+            if (lo..=hi).contains(&v) {
+                Ok(())
+            } else {
+                Err(format!("Argon2id {what} {v} is outside {lo}..={hi}"))
+            }
+        };
+        within(self.memory_kib, KDF_MEMORY_KIB, "memory (KiB)")?;
+        within(self.iterations, KDF_ITERATIONS, "passes")?;
+        within(self.parallelism, KDF_PARALLELISM, "lanes")
+    }
+}
+
 /// The 32-byte key that wraps the master key in a key file.
 pub fn derive(password: &[u8], salt: &[u8], p: &KdfParams) -> Result<[u8; 32], FormatError> {
+    p.check().map_err(FormatError::Invalid)?;
     let params = argon2::Params::new(p.memory_kib, p.iterations, p.parallelism, Some(32))
         .map_err(|e| FormatError::Decode(format!("Argon2id parameters: {e}")))?;
     let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);

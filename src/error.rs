@@ -44,6 +44,8 @@ pub enum FormatError {
 pub enum Error {
     #[error("{path} is not a cairn repository (no config object): run `cairn init --repo {path}` first, or fix --repo / CAIRN_REPOSITORY")]
     NotARepository { path: String },
+    #[error("{path} is not a cairn repository: its config object is not cairn's (a restic or other tool's repository?); give the path of a cairn repository")]
+    NotCairn { path: String },
     #[error("{path} already holds files: `cairn init` needs an empty or missing directory")]
     AlreadyExists { path: String },
     #[error(
@@ -101,14 +103,18 @@ impl Error {
         Error::Format { object: object.into(), source }
     }
 
-    /// Process exit code for this error (documented in the README).
+    /// Process exit code for this error (documented in the README): 3
+    /// whenever stored data turned out damaged or missing, whichever
+    /// command met it, so a script can tell damage from a usage mistake.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::NotARepository { .. } => 10,
+            Error::NotARepository { .. } | Error::NotCairn { .. } => 10,
             Error::WrongPassword { .. } => 12,
-            Error::Damaged(_) => 3,
-            Error::RestoreIncomplete { .. } => 3,
-            Error::Sqlite(crate::sqlite::SqliteError::VerifyFailed { .. }) => 3,
+            Error::Damaged(_)
+            | Error::RestoreIncomplete { .. }
+            | Error::Format { .. }
+            | Error::BlobNotIndexed { .. }
+            | Error::Sqlite(crate::sqlite::SqliteError::VerifyFailed { .. }) => 3,
             _ => 1,
         }
     }

@@ -126,6 +126,23 @@ pub fn plan(repo: &Repository, opts: &PruneOptions) -> Result<Plan> {
     if !(0.0..=1.0).contains(&opts.max_unused) {
         return Err(Error::InvalidArgument("--max-unused must be a percentage from 0 to 100".into()));
     }
+    // A pack holding a referenced blob that is gone by the time packs are
+    // listed was repacked and deleted by a concurrent prune: its copies are
+    // in index files written since, so the plan is made again.
+    let mut last = String::new();
+    for _ in 0..3 {
+        match plan_once(repo, opts)? {
+            Ok(plan) => return Ok(plan),
+            Err(gone) => last = gone,
+        }
+    }
+    Err(Error::InvalidArgument(format!(
+        "pack {last} holds blobs snapshots use but does not exist: run `cairn check`; prune changed nothing"
+    )))
+}
+
+/// One attempt at a plan; `Ok(Err(pack))` when a referenced pack vanished.
+fn plan_once(repo: &Repository, opts: &PruneOptions) -> Result<std::result::Result<Plan, String>> {
     // The order of these reads is what makes prune safe beside backups
     // (format-spec/prune.md, "Concurrent cases"): the time first, so every
     // snapshot committed before it is in the listing; snapshots before the
@@ -135,6 +152,7 @@ pub fn plan(repo: &Repository, opts: &PruneOptions) -> Result<Plan> {
     let now_ns = jiff::Timestamp::now().as_nanosecond() as i64;
     let snaps = repo.list_snapshots()?;
     let load = repo.read_index()?;
+    crate::failpoint::pause("prune-index-loaded");
     if let Some(p) = load.problems.first() {
         return Err(Error::InvalidArgument(format!(
             "{p}: run `cairn repair index` first; prune changes nothing while an index file is unreadable"
@@ -164,10 +182,7 @@ pub fn plan(repo: &Repository, opts: &PruneOptions) -> Result<Plan> {
     let mut missing = HashSet::new();
     for pack in used.keys().chain(unused.keys()).filter(|p| !sizes.contains_key(*p)) {
         if used.contains_key(pack) {
-            return Err(Error::InvalidArgument(format!(
-                "pack {} holds blobs snapshots use but does not exist: run `cairn check`; prune changed nothing",
-                pack_key(pack)
-            )));
+            return Ok(Err(pack_key(pack)));
         }
         missing.insert(*pack);
     }
@@ -211,7 +226,7 @@ pub fn plan(repo: &Repository, opts: &PruneOptions) -> Result<Plan> {
     }
     s.packs_to_delete = to_delete.len();
     s.bytes_to_delete = to_delete.iter().map(|p| sizes[p]).sum();
-    Ok(Plan {
+    let plan = Plan {
         summary: s,
         load,
         referenced,
@@ -223,13 +238,14 @@ pub fn plan(repo: &Repository, opts: &PruneOptions) -> Result<Plan> {
         keep_marks,
         mark_keys,
         now_ns,
-    })
+    };
+    Ok(Ok(plan))
 }
 
 /// Phases 3–5.
 pub fn run(repo: &Repository, plan: &Plan) -> Result<PruneResult> {
     let mut r = PruneResult::default();
-    let repacked = repack(repo, plan)?;
+    let (repacked, vanished) = repack(repo, plan)?;
     r.packs_written = repacked.len();
     if !repacked.is_empty() {
         r.index_files_written += repo.save_index(repacked.clone())?.len();
@@ -266,7 +282,7 @@ pub fn run(repo: &Repository, plan: &Plan) -> Result<PruneResult> {
         let (id, loc) = index.entry(i);
         if !plan.to_delete.contains(&loc.pack) && !plan.missing.contains(&loc.pack) {
             keep.push(i as u32);
-        } else if bit(&plan.referenced, i) && !repacked_ids.contains(&id) {
+        } else if bit(&plan.referenced, i) && !repacked_ids.contains(&id) && !vanished.contains(&loc.pack) {
             return Err(Error::InvalidArgument(format!(
                 "internal check failed: referenced blob {id} would be deleted with pack {}; nothing was deleted",
                 loc.pack
@@ -280,7 +296,6 @@ pub fn run(repo: &Repository, plan: &Plan) -> Result<PruneResult> {
         .map(|run| IndexPack { id: at(run[0]).1.pack, blobs: run.iter().map(|&i| entry(at(i).0, &at(i).1)).collect() });
     r.index_files_written += repo.save_index(packs)?.len();
     crate::failpoint::hit("prune-after-index");
-    crate::failpoint::pause("prune-before-retire");
     // Only the files this prune read: one a backup committed since holds
     // entries the new index does not, and stays.
     for k in &plan.load.keys {
@@ -304,10 +319,14 @@ fn entry(id: Id, loc: &Location) -> BlobEntry {
     BlobEntry { id, kind: loc.kind as u8, offset: loc.offset, length: loc.length, raw_length: loc.raw_length }
 }
 
-/// Phase 3: the referenced blobs of sparse packs into new packs.
-fn repack(repo: &Repository, plan: &Plan) -> Result<Vec<IndexPack>> {
+/// Phase 3: the referenced blobs of sparse packs into new packs. A pack
+/// that has gone since the plan was repacked by a concurrent prune, whose
+/// copies are indexed in files this prune does not retire: it is skipped
+/// and returned.
+fn repack(repo: &Repository, plan: &Plan) -> Result<(Vec<IndexPack>, HashSet<Id>)> {
+    let mut vanished = HashSet::new();
     if plan.to_repack.is_empty() {
-        return Ok(vec![]);
+        return Ok((vec![], vanished));
     }
     let index = &plan.load.index;
     let wanted: HashSet<Id> = plan.to_repack.iter().copied().collect();
@@ -323,7 +342,13 @@ fn repack(repo: &Repository, plan: &Plan) -> Result<Vec<IndexPack>> {
     let mut writer = BlobWriter::new(repo);
     let copied = (|| -> Result<()> {
         for (pack, blobs) in &by_pack {
-            let bytes = repo.backend().get(&pack_key(pack))?;
+            let bytes = match repo.backend().get(&pack_key(pack)) {
+                Err(crate::backend::BackendError::NotFound { .. }) => {
+                    vanished.insert(*pack);
+                    continue;
+                }
+                other => other?,
+            };
             for (id, loc) in blobs {
                 let (s, e) = (loc.offset as usize, loc.offset as usize + loc.length as usize);
                 let raw = repo.open_located(id, loc, bytes.get(s..e).unwrap_or_default())?;
@@ -335,5 +360,5 @@ fn repack(repo: &Repository, plan: &Plan) -> Result<Vec<IndexPack>> {
     if let Err(e) = copied {
         return Err(writer.abort().unwrap_or(e));
     }
-    Ok(writer.finish()?.0)
+    Ok((writer.finish()?.0, vanished))
 }

@@ -14,9 +14,6 @@ pub const KEY_MAGIC: &[u8; 8] = b"CAIRNKEY";
 const KEY_VERSION: u8 = 1;
 const KDF_ARGON2ID: u8 = 1;
 const SALT_LEN: usize = 16;
-/// Upper bounds accepted when reading a key file: 1 GiB, 256 passes.
-pub const MAX_MEMORY_KIB: u32 = 1 << 20;
-pub const MAX_ITERATIONS: u32 = 256;
 
 #[derive(Debug, Clone)]
 pub struct KeyFile {
@@ -77,14 +74,8 @@ impl KeyFile {
         for v in &mut u32s {
             *v = u32::from_le_bytes(take(4)?.try_into().unwrap());
         }
-        // Refuse costs no real key file has, so a damaged or hostile file
-        // cannot make an unlock take hours or all memory.
-        if !(8..=MAX_MEMORY_KIB).contains(&u32s[0])
-            || !(1..=MAX_ITERATIONS).contains(&u32s[1])
-            || !(1..=16).contains(&u32s[2])
-        {
-            return Err(FormatError::Decode(format!("implausible Argon2id parameters {u32s:?}")));
-        }
+        let params = KdfParams { memory_kib: u32s[0], iterations: u32s[1], parallelism: u32s[2] };
+        params.check().map_err(FormatError::Invalid)?;
         let salt: [u8; SALT_LEN] = take(SALT_LEN)?.try_into().unwrap();
         let created_ns = i64::from_le_bytes(take(8)?.try_into().unwrap());
         let mut strings = Vec::new();
@@ -97,7 +88,7 @@ impl KeyFile {
             return Err(FormatError::Truncated { len: bytes.len() });
         }
         Ok(KeyFile {
-            params: KdfParams { memory_kib: u32s[0], iterations: u32s[1], parallelism: u32s[2] },
+            params,
             salt,
             created_ns,
             user: strings.pop().unwrap_or_default(),

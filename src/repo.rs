@@ -151,6 +151,12 @@ impl Repository {
             Err(BackendError::NotFound { .. }) => return Err(Error::NotARepository { path: backend.location() }),
             Err(e) => return Err(e.into()),
         };
+        // Told apart before anything else, so another tool's repository
+        // (restic's also has config, keys/ and data/) is not met with a
+        // password prompt and a "wrong password".
+        if !bytes.starts_with(CONFIG_MAGIC) {
+            return Err(Error::NotCairn { path: backend.location() });
+        }
         // Key files make a repository encrypted: its config is then opened
         // only with the key, so a substituted plaintext config fails
         // authentication instead of letting plaintext be written.
@@ -252,6 +258,7 @@ impl Repository {
         // the copy that prune has not marked for deletion.
         load.marked = crate::marks::load_marks(self)?.1.into_keys().collect();
         load.index.finalize_avoiding(&load.marked);
+        crate::failpoint::pause("index-loaded");
         Ok(load)
     }
 

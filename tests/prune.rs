@@ -9,40 +9,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-/// The data set at hour `h`: 30 files of which one changes every hour and
-/// a new one appears every day; deterministic, so any hour can be rebuilt.
-fn state(dir: &Path, h: u64) {
-    let _ = fs::remove_dir_all(dir);
-    fs::create_dir_all(dir).unwrap();
-    for f in 0..30u64 {
-        // File f was last rewritten at the latest hour ≤ h with hour % 30 == f.
-        let version = if h >= f { h - (h - f) % 30 } else { 0 };
-        let mut rng = cairn::sample::Rng::new(f * 1_000_003 + version);
-        let mut data = vec![0u8; 20_000 + (f as usize % 7) * 3000];
-        rng.fill(&mut data);
-        fs::write(dir.join(format!("file-{f:02}")), &data).unwrap();
-    }
-    for d in 0..=h / 24 {
-        fs::write(dir.join(format!("day-{d:03}.txt")), format!("day {d}\n").repeat(500)).unwrap();
-    }
-    let t = filetime::FileTime::from_unix_time(1_700_000_000, 0);
-    for e in fs::read_dir(dir).unwrap() {
-        filetime::set_file_mtime(e.unwrap().path(), t).unwrap();
-    }
-}
-
 const START: &str = "2026-12-10T00:30:00Z";
 
 fn hour_time(h: u64) -> jiff::Timestamp {
     START.parse::<jiff::Timestamp>().unwrap().checked_add(jiff::Span::new().hours(h as i64)).unwrap()
-}
-
-fn snapshots(repo: &Path) -> Vec<serde_json::Value> {
-    serde_json::from_str::<serde_json::Value>(&ok(cairn(repo).args(["snapshots", "--json"])))
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .clone()
 }
 
 fn dir_bytes(p: &Path) -> u64 {
@@ -52,17 +22,6 @@ fn dir_bytes(p: &Path) -> u64 {
         .filter(|e| e.file_type().is_file())
         .map(|e| e.metadata().unwrap().len())
         .sum()
-}
-
-/// Restore snapshot `id` and compare it with the state of hour `h`.
-fn restores_as(repo: &Path, id: &str, h: u64, scratch: &Path) {
-    let expect = scratch.join(format!("expect-{h}"));
-    state(&expect, h);
-    let out = scratch.join(format!("out-{h}-{}", rand_suffix()));
-    ok(cairn(repo).args(["restore", id, "--target"]).arg(&out));
-    assert_eq!(digest(&out.join("data")), digest(&expect), "snapshot of hour {h} differs");
-    fs::remove_dir_all(&out).unwrap();
-    fs::remove_dir_all(&expect).unwrap();
 }
 
 /// 50 days of hourly snapshots, taken through the library (1200 backups).
@@ -136,20 +95,6 @@ fn fifty_days_forget_and_prune_keep_the_policy_and_shrink_the_repository() {
     for id in &got {
         restores_as(&repo, id, hour_of[id], tmp.path());
     }
-}
-
-/// A small repository with one forgotten snapshot whose data nothing else uses.
-fn with_garbage(tmp: &Path) -> (PathBuf, PathBuf, u64) {
-    let (repo, data) = (tmp.join("repo"), tmp.join("data"));
-    init_small(&repo);
-    state(&data, 5);
-    ok(cairn(&repo).args(["backup", "--time", "2026-01-01T00:00:00Z"]).arg(&data));
-    let first = snapshots(&repo)[0]["id"].as_str().unwrap().to_string();
-    state(&data, 100); // every file different
-    ok(cairn(&repo).args(["backup", "--time", "2026-01-02T00:00:00Z"]).arg(&data));
-    ok(cairn(&repo).args(["forget", "--keep-last", "1"]));
-    assert!(!snapshots(&repo).iter().any(|s| s["id"] == first.as_str()));
-    (repo, data, 100)
 }
 
 fn packs(repo: &Path) -> BTreeSet<PathBuf> {
@@ -242,14 +187,6 @@ fn backup_running_while_prune_runs() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--grace"), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(snapshots(&repo).len(), count, "nothing may be committed");
     ok(cairn(&repo).args(["check", "--read-data"]));
-}
-
-fn wait_for(p: &Path) {
-    let start = std::time::Instant::now();
-    while !p.exists() {
-        assert!(start.elapsed() < std::time::Duration::from_secs(30), "{} never appeared", p.display());
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! Each put writes a temporary file beside the target (`.tmp-` prefix, which
 //! `list` never reports), fsyncs it, renames it into place and fsyncs the
 //! directory, so a crash leaves either the old state or the whole new object.
+//! A delete fsyncs the directory too, so deletions keep their order.
 
 use super::{BResult, Backend, BackendError, ObjectInfo};
 use std::fs::{self, File};
@@ -129,9 +130,14 @@ impl Backend for LocalBackend {
         Ok(out)
     }
 
+    /// The directory is fsynced after the unlink: prune retires index
+    /// files before it deletes the packs they name, and that order must
+    /// survive a power loss too (a resurrected index file would name packs
+    /// that are gone).
     fn delete(&self, key: &str) -> BResult<()> {
-        match fs::remove_file(self.path(key)) {
-            Ok(()) => Ok(()),
+        let path = self.path(key);
+        match fs::remove_file(&path) {
+            Ok(()) => fsync_dir(path.parent().expect("key has a parent")).map_err(|e| BackendError::io(key, e)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(BackendError::io(key, e)),
         }

@@ -10,7 +10,9 @@
 //!   missing key is `BackendError::NotFound`, a short object `ShortRead`.
 //! - `list` returns every complete object whose key starts with `prefix`, in
 //!   no particular order, never a partially written one.
-//! - `delete` removes an object; deleting a missing key is not an error.
+//! - `delete` removes an object durably (once it returns, the object does
+//!   not come back after a crash, so deletions happen in the order they
+//!   were made); deleting a missing key is not an error.
 //!
 //! There is no rename, append or in-place update above this interface, so an
 //! S3-compatible object store can implement it directly.

@@ -70,16 +70,17 @@ struct Summary<'a> {
     warnings: &'a [String],
 }
 
-pub fn parse_time(s: &str) -> Result<jiff::Timestamp> {
+/// An RFC 3339 time given to `flag`, which the error names.
+pub fn parse_time(flag: &str, s: &str) -> Result<jiff::Timestamp> {
     s.parse::<jiff::Timestamp>().map_err(|e| {
-        cairn::Error::InvalidArgument(format!("--time {s:?} is not an RFC 3339 time like 2026-01-31T12:00:00Z: {e}"))
+        cairn::Error::InvalidArgument(format!("{flag} {s:?} is not an RFC 3339 time like 2026-01-31T12:00:00Z: {e}"))
             .into()
     })
 }
 
 impl Args {
     pub fn run(self, repo: &Repository) -> Result<i32> {
-        let time = self.time.as_deref().map(parse_time).transpose()?;
+        let time = self.time.as_deref().map(|t| parse_time("--time", t)).transpose()?;
         let max_hold = match self.max_hold {
             Some(s) if !(s.is_finite() && s > 0.0 && s <= 86400.0) => {
                 let msg =

@@ -85,11 +85,19 @@ impl Args {
             within: self.keep_within.as_deref().map(|s| parse_span("--keep-within", s)).transpose()?,
             tags: self.keep_tag.clone(),
         };
-        if self.save_policy && p.is_empty() {
+        // Any --keep-* given, even `--keep-last 0`, is the whole policy: a
+        // policy that keeps nothing is then refused, never replaced.
+        let given =
+            [self.keep_last, self.keep_hourly, self.keep_daily, self.keep_weekly, self.keep_monthly, self.keep_yearly]
+                .iter()
+                .any(Option::is_some)
+                || self.keep_within.is_some()
+                || !self.keep_tag.is_empty();
+        if self.save_policy && !given {
             let msg = "--save-policy needs --keep-* options to save".to_string();
             return Err(cairn::Error::InvalidArgument(msg).into());
         }
-        if !p.is_empty() {
+        if given {
             return Ok(p);
         }
         // No --keep-* at all: the saved policy, else the operations guide's.

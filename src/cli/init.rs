@@ -43,20 +43,60 @@ pub struct Args {
 }
 
 impl Args {
-    pub fn kdf(&self) -> KdfParams {
-        KdfParams { memory_kib: self.kdf_memory_kib, iterations: self.kdf_iterations, parallelism: 1 }
+    pub fn kdf(&self) -> Result<KdfParams> {
+        kdf_params(self.kdf_memory_kib, self.kdf_iterations)
     }
+}
+
+/// Argon2id parameters from `--kdf-memory-kib` and `--kdf-iterations`,
+/// checked with the flag named.
+pub fn kdf_params(memory_kib: u32, iterations: u32) -> Result<KdfParams> {
+    use cairn::crypto::{KDF_ITERATIONS, KDF_MEMORY_KIB};
+    within("--kdf-memory-kib", memory_kib, KDF_MEMORY_KIB)?;
+    within("--kdf-iterations", iterations, KDF_ITERATIONS)?;
+    Ok(KdfParams { memory_kib, iterations, parallelism: 1 })
+}
+
+fn within(flag: &str, v: u32, (lo, hi): (u32, u32)) -> Result<()> {
+    if (lo..=hi).contains(&v) {
+        return Ok(());
+    }
+    Err(cairn::Error::InvalidArgument(format!("{flag} {v} is out of range: give {lo} to {hi}")).into())
+}
+
+/// Each repository parameter checked with its flag named (the library
+/// checks them again, in its own words).
+fn check_flags(a: &Args) -> Result<()> {
+    use cairn::format::{CHUNK_AVG_LIMITS, CHUNK_MAX_LIMITS, CHUNK_MIN_LIMITS};
+    if !(0..=22).contains(&a.compression) {
+        let msg = format!("--compression {} is out of range: give 0 (off) to 22", a.compression);
+        return Err(cairn::Error::InvalidArgument(msg).into());
+    }
+    within("--pack-size", a.pack_size, (64 << 10, 1 << 30))?;
+    within("--chunk-min", a.chunk_min, CHUNK_MIN_LIMITS)?;
+    within("--chunk-avg", a.chunk_avg, CHUNK_AVG_LIMITS)?;
+    within("--chunk-max", a.chunk_max, CHUNK_MAX_LIMITS)?;
+    if !(a.chunk_min <= a.chunk_avg && a.chunk_avg <= a.chunk_max) {
+        let msg = format!(
+            "--chunk-min {} / --chunk-avg {} / --chunk-max {}: need min <= avg <= max",
+            a.chunk_min, a.chunk_avg, a.chunk_max
+        );
+        return Err(cairn::Error::InvalidArgument(msg).into());
+    }
+    Ok(())
 }
 
 impl Args {
     pub fn run(self, path: PathBuf, pw: &super::Password) -> Result<i32> {
+        check_flags(&self)?;
         let chunker = ChunkerParams { min: self.chunk_min, avg: self.chunk_avg, max: self.chunk_max };
         let config = Config::new(chunker, self.compression, self.pack_size)?;
         Repository::check_can_init(&path)?;
         let key = if self.no_encryption {
             None
         } else {
-            Some(NewKey { password: pw.get_new()?, params: self.kdf(), cipher: self.cipher })
+            let params = self.kdf()?;
+            Some(NewKey { password: pw.get_new()?, params, cipher: self.cipher })
         };
         let repo = Repository::init_local(&path, config, key)?;
         let how = if self.no_encryption { "plaintext (--no-encryption)" } else { "encrypted" };

@@ -37,8 +37,13 @@ pub struct NewPassword {
 
 impl NewPassword {
     fn get(&self) -> Result<(String, KdfParams)> {
-        let pw = get_password("CAIRN_NEW_PASSWORD", self.new_password_file.as_deref(), "new password: ", true)?;
-        Ok((pw, KdfParams { memory_kib: self.kdf_memory_kib, iterations: self.kdf_iterations, parallelism: 1 }))
+        let src = super::PasswordSource {
+            flag_file: self.new_password_file.clone(),
+            flag: "--new-password-file",
+            env: "CAIRN_NEW_PASSWORD",
+        };
+        let params = super::init::kdf_params(self.kdf_memory_kib, self.kdf_iterations)?;
+        Ok((get_password(&src, "new password: ", true)?, params))
     }
 }
 

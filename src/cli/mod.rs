@@ -29,9 +29,9 @@ pub struct Cli {
     /// Repository directory (or set CAIRN_REPOSITORY).
     #[arg(long, short = 'r', global = true, env = "CAIRN_REPOSITORY")]
     repo: Option<PathBuf>,
-    /// Read the repository password from this file (or set CAIRN_PASSWORD_FILE,
-    /// or CAIRN_PASSWORD; without them cairn asks on the terminal).
-    #[arg(long, global = true, env = "CAIRN_PASSWORD_FILE")]
+    /// Read the repository password from this file. Without it:
+    /// CAIRN_PASSWORD, then CAIRN_PASSWORD_FILE, then a prompt on the terminal.
+    #[arg(long, global = true)]
     password_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
@@ -96,32 +96,51 @@ pub fn run(cli: Cli) -> Result<i32> {
     }
 }
 
-/// Where the repository password comes from: CAIRN_PASSWORD, then
-/// --password-file / CAIRN_PASSWORD_FILE, then a prompt on the terminal.
+/// Where the repository password comes from: --password-file, then
+/// CAIRN_PASSWORD, then CAIRN_PASSWORD_FILE, then a prompt on the terminal.
 pub struct Password {
     file: Option<PathBuf>,
 }
 
 impl Password {
     pub fn get(&self) -> cairn::Result<String> {
-        get_password("CAIRN_PASSWORD", self.file.as_deref(), "repository password: ", false)
+        get_password(&self.source("CAIRN_PASSWORD", "--password-file"), "repository password: ", false)
     }
     /// The password of a new repository (typed twice on a terminal).
     pub fn get_new(&self) -> cairn::Result<String> {
-        get_password("CAIRN_PASSWORD", self.file.as_deref(), "new repository password: ", true)
+        get_password(&self.source("CAIRN_PASSWORD", "--password-file"), "new repository password: ", true)
+    }
+    fn source(&self, env: &'static str, flag: &'static str) -> PasswordSource {
+        PasswordSource { flag_file: self.file.clone(), flag, env }
     }
 }
 
-/// A password from `env`, else from `file`, else typed on the terminal
-/// (twice when `confirm`); a trailing newline in a file is not part of it.
-pub fn get_password(env: &str, file: Option<&std::path::Path>, prompt: &str, confirm: bool) -> cairn::Result<String> {
-    if let Ok(p) = std::env::var(env) {
+/// A password given by a flag naming a file, or by the variables `env`
+/// (the password) and `env`_FILE (a file holding it). A flag always wins
+/// over the environment.
+pub struct PasswordSource {
+    pub flag_file: Option<PathBuf>,
+    pub flag: &'static str,
+    pub env: &'static str,
+}
+
+/// The password from `src` in that order, else typed on the terminal (twice
+/// when `confirm`); a trailing newline in a file is not part of it.
+pub fn get_password(src: &PasswordSource, prompt: &str, confirm: bool) -> cairn::Result<String> {
+    let read_file = |f: &std::path::Path, whence: String| -> cairn::Result<String> {
+        let text = std::fs::read_to_string(f)
+            .map_err(|e| cairn::Error::InvalidArgument(format!("{whence} {}: cannot read it: {e}", f.display())))?;
+        Ok(text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&text).to_string())
+    };
+    if let Some(f) = &src.flag_file {
+        return read_file(f, src.flag.to_string());
+    }
+    if let Ok(p) = std::env::var(src.env) {
         return Ok(p);
     }
-    if let Some(f) = file {
-        let text = std::fs::read_to_string(f)
-            .map_err(|e| cairn::Error::InvalidArgument(format!("cannot read password file {}: {e}", f.display())))?;
-        return Ok(text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&text).to_string());
+    let file_var = format!("{}_FILE", src.env);
+    if let Some(f) = std::env::var_os(&file_var) {
+        return read_file(std::path::Path::new(&f), file_var);
     }
     use std::io::IsTerminal;
     if !std::io::stdin().is_terminal() {
@@ -139,9 +158,29 @@ pub fn get_password(env: &str, file: Option<&std::path::Path>, prompt: &str, con
 }
 
 fn repo_path(repo: Option<PathBuf>) -> Result<PathBuf> {
-    repo.ok_or_else(|| {
-        cairn::Error::InvalidArgument("no repository given: pass --repo DIR or set CAIRN_REPOSITORY".into()).into()
-    })
+    let repo = repo.ok_or_else(|| {
+        cairn::Error::InvalidArgument("no repository given: pass --repo DIR or set CAIRN_REPOSITORY".into())
+    })?;
+    if let Some(scheme) = remote_scheme(&repo.to_string_lossy()) {
+        return Err(cairn::Error::InvalidArgument(format!(
+            "--repo {}: {scheme} repositories are not supported yet, only a local directory (write ./{} for a directory of that name)",
+            repo.display(),
+            repo.display()
+        ))
+        .into());
+    }
+    Ok(repo)
+}
+
+/// The scheme of a repository location that names remote storage
+/// (`s3:host/bucket`, `sftp:user@host:/path`, `rest:…`, any `scheme://…`),
+/// which must not silently become a local directory called `s3:host`.
+fn remote_scheme(location: &str) -> Option<String> {
+    const PREFIXES: [&str; 9] = ["s3", "sftp", "rest", "b2", "azure", "gs", "swift", "rclone", "http"];
+    let (scheme, rest) = location.split_once(':')?;
+    let plain = !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c));
+    (plain && (rest.starts_with("//") || PREFIXES.contains(&scheme.to_ascii_lowercase().as_str())))
+        .then(|| scheme.to_string())
 }
 
 /// Open with the index loaded; index files that could not be read are

@@ -74,21 +74,30 @@ impl ParentCursor {
         }
     }
 
-    /// The parent's entry called `name`; names must be asked in increasing order.
-    fn find(&mut self, repo: &Repository, name: &[u8]) -> Result<Option<Node>> {
+    /// The parent's entry called `name`; names must be asked in increasing
+    /// order. A parent tree that cannot be read only costs re-reading the
+    /// files below it (a warning says so), never the backup.
+    fn find(&mut self, repo: &Repository, name: &[u8], warnings: &mut Vec<String>) -> Option<Node> {
         loop {
             while let Some(front) = self.nodes.front() {
                 match front.name.as_slice().cmp(name) {
                     std::cmp::Ordering::Less => {
                         self.nodes.pop_front();
                     }
-                    std::cmp::Ordering::Equal => return Ok(self.nodes.pop_front()),
-                    std::cmp::Ordering::Greater => return Ok(None),
+                    std::cmp::Ordering::Equal => return self.nodes.pop_front(),
+                    std::cmp::Ordering::Greater => return None,
                 }
             }
-            match self.blobs.pop_front() {
-                Some(id) => self.nodes = repo.read_tree_blob(&id)?.nodes.into(),
-                None => return Ok(None),
+            let id = self.blobs.pop_front()?;
+            match repo.read_tree_blob(&id) {
+                Ok(t) => self.nodes = t.nodes.into(),
+                Err(e) => {
+                    warnings.push(format!(
+                        "the parent snapshot's tree {id} is unreadable ({e}); files there are read again"
+                    ));
+                    self.blobs.clear();
+                    return None;
+                }
             }
         }
     }
@@ -147,7 +156,7 @@ impl<'a> FileArchiver<'a> {
                 entry.metadata().map_err(|e| Error::SourceRead { path: path.to_path_buf(), source: e.into() })?;
             let name = if entry.depth() == 0 { name.clone() } else { entry.file_name().as_bytes().to_vec() };
             let prev: Option<Node> = match stack.last_mut() {
-                Some(f) => f.parent.find(self.repo, &name)?,
+                Some(f) => f.parent.find(self.repo, &name, &mut self.warnings),
                 None => parent.cloned(),
             };
             let ft = meta.file_type();
