@@ -1,7 +1,7 @@
 //! `repair index`: rebuild the index from the packs, which describe
 //! themselves (format-spec/README.md, invariant 5).
 //!
-//! 1. Read the index files that still open (their keys are what step 5
+//! 1. Read the index files that still open (their keys are what step 6
 //!    retires; damaged ones are retired too: what they said is re-derived).
 //! 2. List the packs.
 //! 3. For each pack: keep the entries a readable index file gives it, or
@@ -10,12 +10,16 @@
 //!    trailer, and every blob opened and checked against its id; a blob that
 //!    fails is left out of the new index (so the next backup that still has
 //!    that data stores it again) and reported with its pack.
-//! 4. Packs the old index names that no longer exist are left out.
-//! 5. Write the new index files (durable), then delete the old ones.
+//! 4. A pack found altered has its good blobs copied into new packs
+//!    (verified on the way, like prune's repack) and is itself left out of
+//!    the index, so a later prune removes it as unreferenced.
+//! 5. Packs the old index names that no longer exist are left out.
+//! 6. Write the new index files (durable), then delete the old ones.
 //!
 //! A crash at any point leaves the old files, or old and new files side by
-//! side (duplicates, which readers merge): nothing is lost, and running the
-//! repair again finishes it. Packs are never modified or deleted here.
+//! side (duplicates, which readers merge), plus perhaps unindexed copies:
+//! nothing is lost, and running the repair again finishes it. Packs are
+//! never modified or deleted here.
 
 use crate::error::{Error, Result};
 use crate::format::PACK_FOOTER_LEN;
@@ -42,8 +46,28 @@ pub struct RepairReport {
     pub packs_missing: usize,
     pub index_files_written: usize,
     pub index_files_removed: usize,
+    /// Altered packs whose good blobs were copied into new packs.
+    pub packs_salvaged: usize,
+    pub blobs_salvaged: u64,
+    /// Damaged index files replaced by the new index.
+    pub notes: Vec<String>,
     /// Packs that could not be read or indexed, and blobs left out as damaged.
     pub problems: Vec<String>,
+}
+
+/// What one pack contributes to the new index.
+struct Rebuilt {
+    pack: Option<IndexPack>,
+    read: bool,
+    /// Its bytes no longer hash to its name: salvage its good blobs.
+    altered: bool,
+    problems: Vec<String>,
+}
+
+impl Rebuilt {
+    fn kept(pack: Id, blobs: Vec<BlobEntry>, read: bool) -> Self {
+        Rebuilt { pack: Some(IndexPack { id: pack, blobs }), read, altered: false, problems: vec![] }
+    }
 }
 
 /// The entries of each pack in `index`, in pack order.
@@ -66,40 +90,52 @@ fn entries_by_pack(index: &MasterIndex) -> HashMap<Id, Vec<BlobEntry>> {
 
 pub fn repair_index(repo: &Repository, opts: &RepairOptions) -> Result<RepairReport> {
     let load = repo.read_index()?;
-    let mut rep = RepairReport { problems: load.problems.clone(), ..Default::default() };
+    let mut rep = RepairReport { notes: load.problems.clone(), ..Default::default() };
     let sizes = repo.pack_sizes()?;
     rep.packs = sizes.len();
     let mut old = entries_by_pack(&load.index);
     rep.packs_missing = old.keys().filter(|p| !sizes.contains_key(*p)).count();
     let mut packs: Vec<(Id, u64)> = sizes.into_iter().collect();
     packs.sort();
-    let rebuilt: Vec<(Option<IndexPack>, bool, Vec<String>)> = packs
+    let rebuilt: Vec<Rebuilt> = packs
         .par_iter()
         .map(|(pack, size)| {
             let known = old.get(pack).filter(|e| validate_entries(e, Some(*size)).is_ok());
             if opts.read_all_packs {
                 read_whole(repo, pack, known.map(Vec::as_slice))
             } else if let Some(e) = known {
-                (Some(IndexPack { id: *pack, blobs: e.clone() }), false, vec![])
+                Rebuilt::kept(*pack, e.clone(), false)
             } else {
                 match read_trailer(repo, pack, *size) {
-                    Ok(blobs) => (Some(IndexPack { id: *pack, blobs }), true, vec![]),
-                    Err(e) => (None, true, vec![format!("pack {}: {e}; its blobs cannot be indexed", pack_key(pack))]),
+                    Ok(blobs) => Rebuilt::kept(*pack, blobs, true),
+                    Err(e) => Rebuilt {
+                        pack: None,
+                        read: true,
+                        altered: false,
+                        problems: vec![format!("pack {}: {e}; its blobs cannot be indexed", pack_key(pack))],
+                    },
                 }
             }
         })
         .collect();
     old.clear();
+    drop(load.index);
     let mut new_packs = Vec::new();
-    for (p, read, problems) in rebuilt {
-        rep.packs_read += read as usize;
-        rep.problems.extend(problems);
-        if let Some(p) = p.filter(|p| !p.blobs.is_empty()) {
-            rep.blobs_indexed += p.blobs.len() as u64;
-            new_packs.push(p);
+    let mut salvage = Vec::new();
+    for r in rebuilt {
+        rep.packs_read += r.read as usize;
+        rep.problems.extend(r.problems);
+        match r.pack.filter(|p| !p.blobs.is_empty()) {
+            Some(p) if r.altered => salvage.push(p),
+            Some(p) => new_packs.push(p),
+            None => {}
         }
     }
-    drop(load.index);
+    rep.packs_salvaged = salvage.len();
+    let copies = copy_blobs(repo, &salvage)?;
+    rep.blobs_salvaged = copies.iter().map(|p| p.blobs.len() as u64).sum();
+    new_packs.extend(copies);
+    rep.blobs_indexed = new_packs.iter().map(|p| p.blobs.len() as u64).sum();
     crate::failpoint::hit("repair-before-index");
     rep.index_files_written = repo.save_index(new_packs)?.len();
     crate::failpoint::hit("repair-after-index");
@@ -109,6 +145,31 @@ pub fn repair_index(repo: &Repository, opts: &RepairOptions) -> Result<RepairRep
         rep.index_files_removed += 1;
     }
     Ok(rep)
+}
+
+/// Copy the verified blobs `packs` list into new packs (durable on return).
+fn copy_blobs(repo: &Repository, packs: &[IndexPack]) -> Result<Vec<IndexPack>> {
+    if packs.is_empty() {
+        return Ok(vec![]);
+    }
+    let none = MasterIndex::new();
+    let mut writer = crate::store::BlobWriter::new(repo);
+    let copied = (|| -> Result<()> {
+        for p in packs {
+            let bytes = repo.backend().get(&pack_key(&p.id))?;
+            for e in &p.blobs {
+                let sealed = bytes.get(e.offset as usize..e.offset as usize + e.length as usize).unwrap_or_default();
+                let raw = open_blob(e, sealed, repo.sealer()).map_err(|err| Error::format(pack_key(&p.id), err))?;
+                let kind = crate::format::ObjectKind::from_u8(e.kind).expect("validated blob kind");
+                writer.add_hashed(&none, kind, e.id, &raw)?;
+            }
+        }
+        Ok(())
+    })();
+    if let Err(e) = copied {
+        return Err(writer.abort().unwrap_or(e));
+    }
+    Ok(writer.finish()?.0)
 }
 
 /// A pack's trailer, read on its own: footer, then the sealed trailer.
@@ -125,22 +186,18 @@ fn read_trailer(repo: &Repository, pack: &Id, size: u64) -> Result<Vec<BlobEntry
 
 /// Read a whole pack and keep exactly the blobs that open and match their
 /// ids, listed by its trailer or, if that is damaged, by the old index.
-fn read_whole(repo: &Repository, pack: &Id, known: Option<&[BlobEntry]>) -> (Option<IndexPack>, bool, Vec<String>) {
+fn read_whole(repo: &Repository, pack: &Id, known: Option<&[BlobEntry]>) -> Rebuilt {
     let key = pack_key(pack);
     let bytes = match repo.backend().get(&key) {
         Ok(b) => b,
         Err(e) => {
-            return (
-                known.map(|b| IndexPack { id: *pack, blobs: b.to_vec() }),
-                true,
-                vec![format!("pack {key}: unreadable: {e}")],
-            )
+            let mut r = Rebuilt::kept(*pack, known.unwrap_or_default().to_vec(), true);
+            r.problems.push(format!("pack {key}: unreadable: {e}"));
+            return r;
         }
     };
     let mut problems = Vec::new();
-    if Id::hash(&bytes) != *pack {
-        problems.push(format!("pack {key}: altered (its BLAKE3 no longer matches its name)"));
-    }
+    let altered = Id::hash(&bytes) != *pack;
     let listed = match (parse_trailer(&bytes, repo.sealer()), known) {
         (Ok(e), _) => e,
         (Err(e), Some(k)) => {
@@ -151,7 +208,7 @@ fn read_whole(repo: &Repository, pack: &Id, known: Option<&[BlobEntry]>) -> (Opt
             problems.push(format!(
                 "pack {key}: trailer unreadable ({e}) and no index file lists it; its blobs cannot be indexed"
             ));
-            return (None, true, problems);
+            return Rebuilt { pack: None, read: true, altered, problems };
         }
     };
     let mut good = Vec::with_capacity(listed.len());
@@ -162,5 +219,11 @@ fn read_whole(repo: &Repository, pack: &Id, known: Option<&[BlobEntry]>) -> (Opt
             Err(err) => problems.push(format!("blob {} in pack {key}: {err}; left out of the index", e.id)),
         }
     }
-    (Some(IndexPack { id: *pack, blobs: good }), true, problems)
+    if altered {
+        problems.push(format!(
+            "pack {key}: altered (its BLAKE3 no longer matches its name); its {} good blobs are copied to new packs and it is left for prune",
+            good.len()
+        ));
+    }
+    Rebuilt { pack: Some(IndexPack { id: *pack, blobs: good }), read: true, altered, problems }
 }

@@ -102,3 +102,67 @@ fn deleted_pack_is_found_by_plain_check() {
     assert_reported(&s, true, &pack);
     assert_restore_fails_cleanly(&s);
 }
+
+/// One flipped byte in one blob: check names the pack once and exactly that
+/// blob, with the file it belongs to.
+#[test]
+fn flipped_byte_names_the_pack_once_and_exactly_the_damaged_blob() {
+    let s = setup();
+    let pack = a_data_pack(&s.repo);
+    let mut bytes = fs::read(&pack).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x01;
+    fs::write(&pack, bytes).unwrap();
+    let out = run(cairn(&s.repo).args(["check", "--read-data", "--json"]));
+    assert_eq!(out.status.code(), Some(3));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let name = pack.file_name().unwrap().to_string_lossy().to_string();
+    let packs = v["damaged_packs"].as_array().unwrap();
+    assert_eq!(packs.len(), 1, "{v}");
+    assert!(packs[0]["pack"].as_str().unwrap().ends_with(&name), "{v}");
+    let blobs = v["damaged_blobs"].as_array().unwrap();
+    assert_eq!(blobs.len(), 1, "only the blob that fails is damaged: {v}");
+    assert_eq!(blobs[0]["used_by"][0]["snapshot"], &s.snap[..8]);
+    assert_eq!(blobs[0]["used_by"][0]["paths"][0], "data/precious.bin");
+    // Exactly one pack line and one blob line in the text output too.
+    assert_eq!(v["errors"].as_array().unwrap().len(), 2, "{v}");
+}
+
+/// Two snapshots, each with its own index file; one flipped byte in one of
+/// them: listing works, the other snapshot restores, check names the file.
+#[test]
+fn damaged_index_file_is_skipped_and_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (repo, a, b) = (tmp.path().join("repo"), tmp.path().join("a"), tmp.path().join("b"));
+    state(&a, 1);
+    state(&b, 60);
+    init_small(&repo);
+    let sa = backup(&repo, &[&a]);
+    let before: Vec<_> = fs::read_dir(repo.join("index")).unwrap().map(|e| e.unwrap().path()).collect();
+    let sb = backup(&repo, &[&b]);
+    let file = fs::read_dir(repo.join("index")).unwrap().map(|e| e.unwrap().path()).find(|p| !before.contains(p)).unwrap();
+    let mut bytes = fs::read(&file).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x04;
+    fs::write(&file, bytes).unwrap();
+    let name = file.file_name().unwrap().to_string_lossy().to_string();
+
+    let out = ok(cairn(&repo).args(["snapshots"]));
+    assert!(out.contains(&sa[..8]) && out.contains(&sb[..8]), "{out}");
+    let target = tmp.path().join("ra");
+    let r = run(cairn(&repo).args(["restore", &sa, "--target"]).arg(&target));
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let warn = String::from_utf8_lossy(&r.stderr);
+    assert!(warn.contains(&name) && warn.contains("repair index"), "the damaged file is warned about: {warn}");
+    assert_eq!(digest(&target.join("a")), digest(&a));
+    let (code, err) = fails(cairn(&repo).args(["restore", &sb, "--target"]).arg(tmp.path().join("rb")));
+    assert_eq!(code, 3, "{err}");
+    let out = run(cairn(&repo).arg("check"));
+    assert_eq!(out.status.code(), Some(3));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&name) && text.contains("unreadable"), "{text}");
+    // Repaired from the packs, everything restores again.
+    ok(cairn(&repo).args(["repair", "index"]));
+    ok(cairn(&repo).args(["check", "--read-data"]));
+    restore_and_compare(&repo, &sb, &b, tmp.path());
+}

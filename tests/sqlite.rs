@@ -273,8 +273,10 @@ fn failed_verification_leaves_the_live_file_untouched() {
         let mut bad = good.clone();
         bad[good.len() / 2] ^= 0x20;
         fs::write(pack, &bad).unwrap();
-        let (_, err) = fails(cairn(&repo).args(["restore", "latest", "--overwrite", "--sqlite-target"]).arg(&db));
+        let (code, err) = fails(cairn(&repo).args(["restore", "latest", "--overwrite", "--sqlite-target"]).arg(&db));
         one_line(&err);
+        // Damaged data: the same exit code as a file restore meeting it.
+        assert_eq!(code, 3, "{err}");
         assert!(before == live(), "damage in {} changed the live directory: {err}", pack.display());
         fs::write(pack, &good).unwrap();
     }

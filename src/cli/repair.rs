@@ -29,6 +29,9 @@ impl Command {
         if a.json {
             print_json(&r);
         } else {
+            for n in &r.notes {
+                println!("replaced: {n}");
+            }
             for p in &r.problems {
                 println!("problem: {p}");
             }
@@ -36,6 +39,12 @@ impl Command {
                 "indexed {} blobs of {} packs ({} read); {} index files written, {} removed; {} missing packs dropped",
                 r.blobs_indexed, r.packs, r.packs_read, r.index_files_written, r.index_files_removed, r.packs_missing
             );
+            if r.packs_salvaged > 0 {
+                println!(
+                    "copied {} good blobs out of {} altered pack(s); prune removes the altered packs",
+                    r.blobs_salvaged, r.packs_salvaged
+                );
+            }
         }
         if !r.problems.is_empty() {
             // The new index is written; the damage it could not undo remains.

@@ -201,7 +201,11 @@ fn write_pages(repo: &Repository, file: &File, ids: &[Id], page_size: u64) -> Re
             repo.backend().get_range(&pack_key(&first.pack), start, last.offset as u64 + last.length as u64 - start)?;
         for (loc, id) in blobs {
             let off = (loc.offset as u64 - start) as usize;
-            let page = repo.open_located(id, loc, &bytes[off..off + loc.length as usize])?;
+            let sealed = bytes.get(off..off + loc.length as usize).unwrap_or_default();
+            let page = repo.open_located(id, loc, sealed).map_err(|e| {
+                let pages: Vec<String> = pages_of[id].iter().take(3).map(|p| (p + 1).to_string()).collect();
+                Error::format(format!("page {} of the database", pages.join(", ")), crate::error::FormatError::Decode(e.to_string()))
+            })?;
             if page.len() as u64 != page_size {
                 let why = format!("page blob {id} holds {} bytes, the page size is {page_size}", page.len());
                 return Err(Error::format("sqlite page", crate::error::FormatError::Decode(why)));
