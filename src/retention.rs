@@ -162,7 +162,7 @@ pub fn apply(snapshots: &[Candidate], policy: &Policy, tz: &TimeZone) -> Vec<Dec
 
 /// The policy as stored in `policies/<id>` (format-spec/retention.md).
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
-struct Saved {
+pub struct Saved {
     time_ns: i64,
     counts: [u32; 6],
     within: Option<String>,
@@ -181,6 +181,21 @@ impl crate::format::decode::Validate for Saved {
     }
 }
 
+/// Decode a `policies/` object's plaintext (its time, and the policy).
+pub fn decode_saved(raw: &[u8]) -> std::result::Result<Saved, crate::error::FormatError> {
+    crate::format::decode::decode(raw)
+}
+
+/// Encode a policy as `save` stores it, with time `time_ns`.
+pub fn encode_saved(p: &Policy, time_ns: i64) -> Vec<u8> {
+    crate::format::decode::encode(&Saved {
+        time_ns,
+        counts: p.rules().map(|r| r.1),
+        within: p.within.map(|w| w.to_string()),
+        tags: p.tags.clone(),
+    })
+}
+
 /// The saved policy (the newest `policies/` object), if any. An object
 /// that disappears while being read was replaced by a newer one, which the
 /// listing holds too (`save` writes the new one before removing the old).
@@ -191,7 +206,7 @@ pub fn load_saved(repo: &crate::repo::Repository) -> Result<Option<Policy>> {
             Err(Error::Backend(crate::backend::BackendError::NotFound { .. })) => continue,
             other => other?,
         };
-        let s: Saved = crate::format::decode::decode(&raw).map_err(|e| Error::format(&o.key, e))?;
+        let s = decode_saved(&raw).map_err(|e| Error::format(&o.key, e))?;
         if newest.as_ref().is_none_or(|n| s.time_ns > n.time_ns) {
             newest = Some(s);
         }
@@ -209,14 +224,9 @@ pub fn load_saved(repo: &crate::repo::Repository) -> Result<Option<Policy>> {
 pub fn save(repo: &crate::repo::Repository, p: &Policy) -> Result<()> {
     p.validate()?;
     let old = repo.backend().list(crate::format::PREFIX_POLICIES)?;
-    let s = Saved {
-        time_ns: jiff::Timestamp::now().as_nanosecond() as i64,
-        counts: p.rules().map(|r| r.1),
-        within: p.within.map(|w| w.to_string()),
-        tags: p.tags.clone(),
-    };
+    let raw = encode_saved(p, jiff::Timestamp::now().as_nanosecond() as i64);
     let key = format!("{}{}", crate::format::PREFIX_POLICIES, Id::random());
-    repo.put_sealed(&key, crate::format::ObjectKind::Policy, &crate::format::decode::encode(&s))?;
+    repo.put_sealed(&key, crate::format::ObjectKind::Policy, &raw)?;
     for o in old {
         repo.backend().delete(&o.key)?;
     }

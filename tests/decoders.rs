@@ -1,0 +1,244 @@
+//! Decoder fuzzing on stable Rust: every decoder of stored bytes gets
+//! 10,000 inputs — valid objects with bytes flipped, cut short or extended,
+//! and random bytes — and must return (Ok or an error) without panicking
+//! and without any single allocation larger than the input justifies.
+//!
+//! A counting global allocator records the largest allocation made on the
+//! test's thread while a decoder runs. The bound: 32768 × the input (zstd's
+//! most a frame can expand, `format::ZSTD_MAX_EXPANSION`, for envelopes)
+//! plus 1 MiB (serde's cap on preallocating a sequence) and a page.
+
+use cairn::crypto::{Cipher, KdfParams, MasterKey};
+use cairn::format::ObjectKind;
+use cairn::index::{IndexFile, IndexPack};
+use cairn::pack::{finish_pack, new_pack_buffer, BlobEntry};
+use cairn::seal::Sealer;
+use cairn::Id;
+use proptest::prelude::*;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::{Arc, OnceLock};
+
+struct Counting;
+
+thread_local! {
+    static ARMED: Cell<bool> = const { Cell::new(false) };
+    static LARGEST: Cell<usize> = const { Cell::new(0) };
+}
+
+fn note(size: usize) {
+    if ARMED.with(Cell::get) {
+        LARGEST.with(|l| l.set(l.get().max(size)));
+    }
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note(layout.size());
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note(layout.size());
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note(new_size);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+/// Run `decode` on `input`; panics (failing the case) if it allocated more
+/// than `input` justifies. Its own panics fail the case too.
+fn decode_bounded<T>(input: &[u8], decode: impl FnOnce(&[u8]) -> T) {
+    LARGEST.with(|l| l.set(0));
+    ARMED.with(|a| a.set(true));
+    let r = decode(input);
+    ARMED.with(|a| a.set(false));
+    drop(r);
+    let largest = LARGEST.with(Cell::get);
+    let bound = input.len() * cairn::format::ZSTD_MAX_EXPANSION + (1 << 20) + 4096;
+    assert!(largest <= bound, "allocated {largest} bytes decoding {} bytes (bound {bound})", input.len());
+}
+
+/// Valid bytes, then flips, a cut and an extension; or random bytes.
+fn mutated(valid: Vec<Vec<u8>>) -> impl Strategy<Value = Vec<u8>> {
+    let n = valid.len();
+    let edited = (
+        0..n,
+        proptest::collection::vec((any::<prop::sample::Index>(), 1u8..=255), 0..4),
+        proptest::option::of(any::<prop::sample::Index>()),
+        proptest::collection::vec(any::<u8>(), 0..3),
+    )
+        .prop_map(move |(i, flips, cut, extra)| {
+            let mut b = valid[i].clone();
+            if !b.is_empty() {
+                for (at, x) in flips {
+                    let at = at.index(b.len());
+                    b[at] ^= x;
+                }
+            }
+            if let Some(c) = cut {
+                b.truncate(c.index(b.len() + 1));
+            }
+            b.extend(extra);
+            b
+        });
+    prop_oneof![4 => edited, 1 => proptest::collection::vec(any::<u8>(), 0..600)]
+}
+
+fn cfg() -> ProptestConfig {
+    ProptestConfig { cases: 10_000, failure_persistence: None, ..ProptestConfig::default() }
+}
+
+fn key() -> Arc<MasterKey> {
+    static K: OnceLock<Arc<MasterKey>> = OnceLock::new();
+    K.get_or_init(|| Arc::new(MasterKey::random())).clone()
+}
+
+fn node(name: &str, kind: cairn::tree::NodeKind, content: Vec<Id>) -> cairn::tree::Node {
+    cairn::tree::Node {
+        name: name.as_bytes().to_vec(),
+        kind,
+        mode: 0o100644,
+        uid: 1,
+        gid: 1,
+        size: 10,
+        mtime_ns: 5,
+        ctime_ns: 6,
+        inode: 7,
+        dev: 8,
+        content,
+        subtree: vec![],
+        target: if kind == cairn::tree::NodeKind::Symlink { b"t".to_vec() } else { vec![] },
+        flags: 0,
+    }
+}
+
+fn trees() -> Vec<Vec<u8>> {
+    use cairn::tree::{NodeKind, Tree};
+    vec![
+        Tree { nodes: vec![node("a", NodeKind::File, vec![Id::hash(b"1"), Id::hash(b"2")])] }.encode(),
+        Tree { nodes: vec![node("a", NodeKind::Symlink, vec![]), node("b", NodeKind::Sqlite, vec![Id::hash(b"m")])] }
+            .encode(),
+    ]
+}
+
+fn entries() -> Vec<BlobEntry> {
+    (0..3u32)
+        .map(|i| BlobEntry { id: Id::hash(&i.to_le_bytes()), kind: 1, offset: 24 + i * 100, length: 90, raw_length: 200 })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(cfg())]
+
+    #[test]
+    fn envelope(b in mutated(vec![
+        Sealer::new(3).seal(ObjectKind::Data, &b"compressible ".repeat(50)),
+        Sealer::new(0).seal(ObjectKind::Tree, b"plain"),
+        Sealer::encrypted(3, key(), Cipher::Xaes256Gcm).seal(ObjectKind::Data, &b"secret ".repeat(40)),
+    ])) {
+        decode_bounded(&b, |b| Sealer::new(3).unseal(ObjectKind::Data, b));
+        decode_bounded(&b, |b| Sealer::encrypted(3, key(), Cipher::Xaes256Gcm).unseal(ObjectKind::Data, b));
+    }
+
+    #[test]
+    fn pack_trailer(b in mutated({
+        let s = Sealer::new(3);
+        let mut body = new_pack_buffer(vec![], 0);
+        let mut es = vec![];
+        for d in [&b"one"[..], b"two two"] {
+            let sealed = s.seal(ObjectKind::Data, d);
+            es.push(BlobEntry { id: Id::hash(d), kind: 1, offset: body.len() as u32, length: sealed.len() as u32, raw_length: d.len() as u32 });
+            body.extend_from_slice(&sealed);
+        }
+        vec![finish_pack(body, &es, &s).1]
+    })) {
+        decode_bounded(&b, |b| cairn::pack::parse_trailer(b, &Sealer::new(3)));
+    }
+
+    #[test]
+    fn index_file(b in mutated(vec![IndexFile { packs: vec![IndexPack { id: Id::hash(b"p"), blobs: entries() }] }.encode()])) {
+        decode_bounded(&b, IndexFile::decode);
+    }
+
+    #[test]
+    fn tree(b in mutated(trees())) {
+        decode_bounded(&b, |b| cairn::tree::Tree::decode(&Id::default(), b));
+    }
+
+    #[test]
+    fn snapshot(b in mutated(vec![cairn::snapshot::Snapshot {
+        version: 1, time_ns: 1, hostname: "h".into(), username: "u".into(), tags: vec!["t".into()],
+        sources: vec![cairn::snapshot::Source { kind: cairn::snapshot::SourceKind::Sqlite, path: "/x".into() }],
+        tree: vec![Id::hash(b"t")], parent: Some(Id::hash(b"p")), summary: Default::default(), nonce: [1; 16],
+    }.encode()])) {
+        decode_bounded(&b, |b| cairn::snapshot::Snapshot::decode(&Id::default(), b));
+    }
+
+    #[test]
+    fn sqlite_manifest(b in mutated(vec![cairn::sqlite::manifest::SqliteManifest {
+        page_size: 4096, page_count: 3000, page_lists: vec![Id::hash(b"1"), Id::hash(b"2")],
+        journal_mode: "wal".into(), user_version: 1, schema_version: 2,
+        tables: vec![cairn::sqlite::manifest::TableRows { name: "t".into(), rows: Some(3) }],
+        method: cairn::sqlite::manifest::CaptureMethod::Dbpage,
+        integrity: cairn::sqlite::manifest::Integrity::Failed("x".into()), hold_ms: 3,
+        sqlite_version: "3".into(), dictionary: Some(Id::hash(b"d")),
+    }.encode()])) {
+        decode_bounded(&b, |b| cairn::sqlite::manifest::SqliteManifest::decode(&Id::default(), b));
+    }
+
+    #[test]
+    fn page_list(b in mutated(vec![(0..5u8).flat_map(|i| Id::hash(&[i]).0).collect()]), want in 0usize..8) {
+        decode_bounded(&b, |b| cairn::sqlite::manifest::decode_page_list(&Id::default(), b, want));
+    }
+
+    #[test]
+    fn key_file(b in mutated(vec![cairn::keyfile::create(
+        &MasterKey::random(), b"pw", KdfParams { memory_kib: 64, iterations: 1, parallelism: 1 }, "host", "user",
+    ).unwrap()])) {
+        decode_bounded(&b, cairn::keyfile::KeyFile::parse);
+    }
+
+    #[test]
+    fn config(b in mutated({
+        let c = cairn::config::Config::new(Default::default(), 3, 1 << 20).unwrap();
+        let mut e = c.clone();
+        e.encryption = cairn::config::Encryption::Xaes256Gcm;
+        vec![c.encode(&Sealer::new(0)), e.encode(&e.sealer(Some(key())))]
+    })) {
+        decode_bounded(&b, |b| cairn::config::Config::decode(b, None));
+        decode_bounded(&b, |b| cairn::config::Config::decode(b, Some(key())));
+    }
+
+    #[test]
+    fn retention_policy(b in mutated(vec![cairn::retention::encode_saved(&cairn::retention::Policy::guide(), 5)])) {
+        decode_bounded(&b, cairn::retention::decode_saved);
+    }
+
+    #[test]
+    fn deletion_marks(b in mutated(vec![cairn::format::decode::encode(&cairn::marks::DeletionMarks {
+        packs: vec![(Id::hash(b"a"), 1), (Id::hash(b"b"), 2)],
+    })])) {
+        decode_bounded(&b, cairn::format::decode::decode::<cairn::marks::DeletionMarks>);
+    }
+}
+
+/// The bound can fail: an envelope recording a 4 GiB plaintext in a few
+/// bytes is refused before anything of that size is allocated.
+#[test]
+fn a_lying_length_is_refused_before_allocating() {
+    let mut b = Sealer::new(3).seal(ObjectKind::Data, &b"x".repeat(1000));
+    assert_eq!(b[2], cairn::format::CODEC_ZSTD);
+    b[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
+    let body = b.len() - 16;
+    let check = blake3::hash(&b[..body]);
+    b[body..].copy_from_slice(&check.as_bytes()[..16]);
+    decode_bounded(&b, |b| assert!(Sealer::new(3).unseal(ObjectKind::Data, b).is_err()));
+}
