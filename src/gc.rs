@@ -294,11 +294,15 @@ pub fn run(repo: &Repository, plan: &Plan) -> Result<PruneResult> {
     let packs = keep
         .chunk_by(|&a, &b| index.pack_order(a as usize).0 == index.pack_order(b as usize).0)
         .map(|run| IndexPack { id: at(run[0]).1.pack, blobs: run.iter().map(|&i| entry(at(i).0, &at(i).1)).collect() });
-    r.index_files_written += repo.save_index(packs)?.len();
+    let written = repo.save_index(packs)?;
+    r.index_files_written += written.len();
     crate::failpoint::hit("prune-after-index");
     // Only the files this prune read: one a backup committed since holds
     // entries the new index does not, and stays.
-    for k in &plan.load.keys {
+    // Index keys are content hashes: a file just written may have the name
+    // of one read (the same entries after an interrupted prune, in a
+    // plaintext repository), and must not be retired with it.
+    for k in plan.load.keys.iter().filter(|k| !written.contains(k)) {
         repo.backend().delete(k)?;
         r.index_files_removed += 1;
     }

@@ -137,9 +137,12 @@ pub fn repair_index(repo: &Repository, opts: &RepairOptions) -> Result<RepairRep
     new_packs.extend(copies);
     rep.blobs_indexed = new_packs.iter().map(|p| p.blobs.len() as u64).sum();
     crate::failpoint::hit("repair-before-index");
-    rep.index_files_written = repo.save_index(new_packs)?.len();
+    let written = repo.save_index(new_packs)?;
+    rep.index_files_written = written.len();
     crate::failpoint::hit("repair-after-index");
-    for k in load.keys.iter().chain(&load.damaged_keys) {
+    // A new file can have the name of an old one (same entries, plaintext
+    // repository: names are content hashes); it stays.
+    for k in load.keys.iter().chain(&load.damaged_keys).filter(|k| !written.contains(k)) {
         crate::failpoint::hit("repair-retire-index");
         repo.backend().delete(k)?;
         rep.index_files_removed += 1;

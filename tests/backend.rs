@@ -37,3 +37,18 @@ fn local_put_leaves_no_temporary_and_lists_no_partial_object() {
     let keys: Vec<String> = b.list("index/").unwrap().into_iter().map(|o| o.key).collect();
     assert_eq!(keys, vec!["index/abc".to_string()]);
 }
+
+#[test]
+fn crash_simulating_backend_conforms_until_its_crash() {
+    use common::crash_backend::CrashBackend;
+    conformance(&CrashBackend::counting(Default::default()));
+    let b = CrashBackend::new(Default::default(), 1, false);
+    b.put("data/00/a", b"kept").unwrap();
+    assert!(b.put("data/00/b", b"lost").is_err(), "the crash write must fail");
+    assert!(b.put("data/00/c", b"after").is_err(), "nothing works after the crash");
+    let s = b.survivors();
+    assert_eq!(s.keys().collect::<Vec<_>>(), ["data/00/a"]);
+    let landed = CrashBackend::new(Default::default(), 0, true);
+    assert!(landed.put("index/x", b"landed").is_err());
+    assert!(landed.survivors().contains_key("index/x"), "a landed write survives though it failed");
+}

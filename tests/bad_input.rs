@@ -184,3 +184,103 @@ fn file_changing_while_read_is_a_warning() {
         serde_json::from_str(&ok(cairn(&repo).args(["ls", "--json", snap, "data/live.log"]))).unwrap();
     assert_eq!(tree["size"].as_u64().unwrap(), restored.len() as u64);
 }
+
+/// `--keep-last 0` (any explicit --keep-*) is the whole policy: one that
+/// keeps nothing is refused, never replaced by the default policy.
+#[test]
+fn explicit_zero_keep_is_refused_not_defaulted() {
+    let (_tmp, repo, src, _) = populated();
+    backup(&repo, &[&src]);
+    let before = digest(&repo);
+    for args in [vec!["forget", "--keep-last", "0"], vec!["forget", "--keep-daily", "0", "--keep-hourly", "0"]] {
+        let (_, err) = fails(cairn(&repo).args(&args));
+        one_line(&err);
+        assert!(err.contains("keeps nothing"), "{args:?}: {err}");
+        assert_eq!(digest(&repo), before, "{args:?} removed snapshots");
+    }
+}
+
+/// A flag wins over the environment: --password-file over CAIRN_PASSWORD,
+/// and a missing file named by the flag is an error, not a fallback.
+#[test]
+fn password_file_flag_wins_over_the_environment() {
+    let (tmp, repo, _, _) = populated();
+    let good = tmp.path().join("pw");
+    fs::write(&good, format!("{PASSWORD}\n")).unwrap();
+    ok(cairn(&repo).env("CAIRN_PASSWORD", "wrong").arg("--password-file").arg(&good).arg("snapshots"));
+    let missing = tmp.path().join("no-such-file");
+    let (code, err) = fails(cairn(&repo).arg("--password-file").arg(&missing).arg("snapshots"));
+    one_line(&err);
+    assert_ne!(code, 0);
+    assert!(err.contains("--password-file") && err.contains("no-such-file"), "{err}");
+    // The environment file variable still works when no flag is given.
+    ok(cairn(&repo).env_remove("CAIRN_PASSWORD").env("CAIRN_PASSWORD_FILE", &good).arg("snapshots"));
+}
+
+/// Locations that name remote storage are refused until a backend for
+/// them exists; nothing is created (no local directory called `s3:host`).
+#[test]
+fn remote_repository_locations_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    for loc in ["s3:host/bucket", "sftp:user@host:/srv/repo", "rest:http://host:8000/", "gs://bucket/x", "azure:c:/p"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_cairn"))
+            .current_dir(tmp.path())
+            .args(["init", "--repo", loc])
+            .env("CAIRN_PASSWORD", PASSWORD)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{loc} accepted");
+        one_line(&err);
+        assert!(err.contains("--repo") && err.contains("not supported"), "{loc}: {err}");
+    }
+    assert!(fs::read_dir(tmp.path()).unwrap().next().is_none(), "a directory was created");
+    // A local directory whose name merely contains a colon still works as ./name.
+    let local = tmp.path().join("s3:local");
+    init_small(&local);
+    assert!(local.join("config").exists());
+}
+
+/// Each flag's own name in its error.
+#[test]
+fn errors_name_the_flag_given() {
+    let (tmp, repo, _, _) = populated();
+    let (_, err) = fails(cairn(&repo).args(["restore", "--at", "last tuesday", "--target"]).arg(tmp.path().join("t")));
+    one_line(&err);
+    assert!(err.contains("--at") && !err.contains("--time"), "{err}");
+    let fresh = tmp.path().join("fresh");
+    for (args, flag) in [
+        (vec!["--compression", "30"], "--compression"),
+        (vec!["--pack-size", "10"], "--pack-size"),
+        (vec!["--chunk-min", "10"], "--chunk-min"),
+        (vec!["--chunk-max", "99999999999"], "--chunk-max"),
+        (vec!["--kdf-memory-kib", "99999999"], "--kdf-memory-kib"),
+        (vec!["--kdf-iterations", "0"], "--kdf-iterations"),
+    ] {
+        let (_, err) = fails(cairn(&fresh).arg("init").args(&args));
+        one_line(&err);
+        assert!(err.contains(flag), "{args:?}: {err}");
+        assert!(!fresh.join("config").exists());
+    }
+}
+
+/// Another tool's repository (restic's layout: config, keys/, data/,
+/// index/, snapshots/) is "not a cairn repository", before any password.
+#[test]
+fn a_restic_repository_is_not_a_cairn_repository() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = tmp.path().join("restic-repo");
+    for d in ["keys", "data/00", "index", "snapshots", "locks"] {
+        fs::create_dir_all(r.join(d)).unwrap();
+    }
+    let mut cfg = vec![0u8; 155];
+    cairn::sample::Rng::new(1).fill(&mut cfg);
+    fs::write(r.join("config"), cfg).unwrap();
+    fs::write(r.join("keys/3f5e"), br#"{"created":"2026-01-01T00:00:00Z","kdf":"scrypt","N":32768,"r":8,"p":1,"salt":"c2FsdA==","data":"ZGF0YQ=="}"#).unwrap();
+    let before = digest(&r);
+    let (code, err) = fails(cairn(&r).env_remove("CAIRN_PASSWORD").arg("snapshots"));
+    one_line(&err);
+    assert_eq!(code, 10, "{err}");
+    assert!(err.contains("not a cairn repository") && !err.contains("password"), "{err}");
+    assert_eq!(digest(&r), before);
+}

@@ -230,10 +230,9 @@ fn overlapping_and_out_of_range_blob_entries() {
     src.subtree = vec![Id::hash(&inner)];
     let root = Tree { nodes: vec![src] }.encode();
     // The index (and trailer) say the data blob starts inside the tree blob.
-    let ids = c.pack(
-        &[(ObjectKind::Tree, root), (ObjectKind::Tree, inner), (ObjectKind::Data, data.clone())],
-        |e| e[2].offset = e[1].offset + 2,
-    );
+    let ids = c.pack(&[(ObjectKind::Tree, root), (ObjectKind::Tree, inner), (ObjectKind::Data, data.clone())], |e| {
+        e[2].offset = e[1].offset + 2
+    });
     let snap = c.snapshot_of(ids[0]);
     c.assert_refused(&snap, "not in any index");
     // Beyond the end of the pack.

@@ -140,7 +140,8 @@ fn damaged_index_file_is_skipped_and_named() {
     let sa = backup(&repo, &[&a]);
     let before: Vec<_> = fs::read_dir(repo.join("index")).unwrap().map(|e| e.unwrap().path()).collect();
     let sb = backup(&repo, &[&b]);
-    let file = fs::read_dir(repo.join("index")).unwrap().map(|e| e.unwrap().path()).find(|p| !before.contains(p)).unwrap();
+    let file =
+        fs::read_dir(repo.join("index")).unwrap().map(|e| e.unwrap().path()).find(|p| !before.contains(p)).unwrap();
     let mut bytes = fs::read(&file).unwrap();
     let at = bytes.len() / 2;
     bytes[at] ^= 0x04;

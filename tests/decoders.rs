@@ -131,7 +131,13 @@ fn trees() -> Vec<Vec<u8>> {
 
 fn entries() -> Vec<BlobEntry> {
     (0..3u32)
-        .map(|i| BlobEntry { id: Id::hash(&i.to_le_bytes()), kind: 1, offset: 24 + i * 100, length: 90, raw_length: 200 })
+        .map(|i| BlobEntry {
+            id: Id::hash(&i.to_le_bytes()),
+            kind: 1,
+            offset: 24 + i * 100,
+            length: 90,
+            raw_length: 200,
+        })
         .collect()
 }
 

@@ -81,11 +81,8 @@ fn repair_after_a_damaged_pack_keeps_every_good_blob() {
     state(&data, 50);
     let second = backup(&repo, &[&data]);
     // The largest pack of the second backup holds its file chunks.
-    let pack = files(&repo.join("data"))
-        .difference(&before)
-        .max_by_key(|p| fs::metadata(p).unwrap().len())
-        .unwrap()
-        .clone();
+    let pack =
+        files(&repo.join("data")).difference(&before).max_by_key(|p| fs::metadata(p).unwrap().len()).unwrap().clone();
     let mut bytes = fs::read(&pack).unwrap();
     let at = bytes.len() / 3;
     bytes[at] ^= 0x20;

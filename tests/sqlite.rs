@@ -500,4 +500,15 @@ fn page_dictionary_trained_once_reused_and_checked() {
     assert!(stdout.contains("dictionaries/") || err.contains("dictionaries/"), "{stdout}{err}");
     fs::write(&dicts[0], &good).unwrap();
     ok(cairn(&repo).args(["check", "--read-data"]));
+    // A deleted dictionary: plain check (without --read-data) names it and
+    // the database that needs it; a restore fails with exit 3.
+    fs::remove_file(&dicts[0]).unwrap();
+    let out = run(cairn(&repo).arg("check"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let name = dicts[0].file_name().unwrap().to_string_lossy();
+    assert_eq!(out.status.code(), Some(3), "{stdout}");
+    assert!(stdout.contains(&*name) && stdout.contains("missing") && stdout.contains("app.db"), "{stdout}");
+    let (code, err) = fails(cairn(&repo).args(["restore", "latest", "--sqlite-target"]).arg(tmp.path().join("x.db")));
+    assert_eq!(code, 3, "{err}");
+    fs::write(&dicts[0], &good).unwrap();
 }

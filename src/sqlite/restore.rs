@@ -204,7 +204,10 @@ fn write_pages(repo: &Repository, file: &File, ids: &[Id], page_size: u64) -> Re
             let sealed = bytes.get(off..off + loc.length as usize).unwrap_or_default();
             let page = repo.open_located(id, loc, sealed).map_err(|e| {
                 let pages: Vec<String> = pages_of[id].iter().take(3).map(|p| (p + 1).to_string()).collect();
-                Error::format(format!("page {} of the database", pages.join(", ")), crate::error::FormatError::Decode(e.to_string()))
+                Error::format(
+                    format!("page {} of the database", pages.join(", ")),
+                    crate::error::FormatError::Decode(e.to_string()),
+                )
             })?;
             if page.len() as u64 != page_size {
                 let why = format!("page blob {id} holds {} bytes, the page size is {page_size}", page.len());
