@@ -21,7 +21,7 @@
 use crate::error::{Error, Result};
 use crate::id::Id;
 use crate::index::{IndexPack, Location, MasterIndex};
-use crate::pack::{pack_key, BlobEntry};
+use crate::pack::pack_key;
 use crate::reach::Reached;
 use crate::repo::{IndexLoad, Repository};
 use crate::snapshot::Snapshot;
@@ -293,7 +293,7 @@ pub fn run(repo: &Repository, plan: &Plan) -> Result<PruneResult> {
     keep.sort_unstable_by_key(|&i| index.pack_order(i as usize));
     let packs = keep
         .chunk_by(|&a, &b| index.pack_order(a as usize).0 == index.pack_order(b as usize).0)
-        .map(|run| IndexPack { id: at(run[0]).1.pack, blobs: run.iter().map(|&i| entry(at(i).0, &at(i).1)).collect() });
+        .map(|run| IndexPack { id: at(run[0]).1.pack, blobs: run.iter().map(|&i| at(i).1.entry(at(i).0)).collect() });
     let written = repo.save_index(packs)?;
     r.index_files_written += written.len();
     crate::failpoint::hit("prune-after-index");
@@ -317,10 +317,6 @@ pub fn run(repo: &Repository, plan: &Plan) -> Result<PruneResult> {
         r.bytes_freed += plan.sizes.get(p).copied().unwrap_or(0);
     }
     Ok(r)
-}
-
-fn entry(id: Id, loc: &Location) -> BlobEntry {
-    BlobEntry { id, kind: loc.kind as u8, offset: loc.offset, length: loc.length, raw_length: loc.raw_length }
 }
 
 /// Phase 3: the referenced blobs of sparse packs into new packs. A pack

@@ -73,6 +73,13 @@ pub struct Location {
     pub raw_length: u32,
 }
 
+impl Location {
+    /// The pack-trailer / index-file record of blob `id` at this location.
+    pub fn entry(&self, id: Id) -> BlobEntry {
+        BlobEntry { id, kind: self.kind as u8, offset: self.offset, length: self.length, raw_length: self.raw_length }
+    }
+}
+
 #[derive(Default)]
 pub struct MasterIndex {
     packs: Vec<Id>,

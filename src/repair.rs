@@ -74,13 +74,7 @@ impl Rebuilt {
 fn entries_by_pack(index: &MasterIndex) -> HashMap<Id, Vec<BlobEntry>> {
     let mut m: HashMap<Id, Vec<BlobEntry>> = HashMap::new();
     for (id, loc) in index.iter() {
-        m.entry(loc.pack).or_default().push(BlobEntry {
-            id,
-            kind: loc.kind as u8,
-            offset: loc.offset,
-            length: loc.length,
-            raw_length: loc.raw_length,
-        });
+        m.entry(loc.pack).or_default().push(loc.entry(id));
     }
     for v in m.values_mut() {
         v.sort_by_key(|e| e.offset);

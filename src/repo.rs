@@ -10,7 +10,7 @@ use crate::error::{Error, FormatError, Result};
 use crate::format::*;
 use crate::id::Id;
 use crate::index::{IndexFile, IndexPack, Location, MasterIndex};
-use crate::pack::{open_blob, pack_key, BlobEntry};
+use crate::pack::{open_blob, pack_key};
 use crate::seal::Sealer;
 use crate::snapshot::Snapshot;
 use crate::tree::{Node, Tree};
@@ -398,14 +398,7 @@ impl Repository {
     /// Open the sealed bytes of blob `id` read from `loc`, checking its
     /// kind, authenticity and hash.
     pub fn open_located(&self, id: &Id, loc: &Location, sealed: &[u8]) -> Result<Vec<u8>> {
-        let entry = BlobEntry {
-            id: *id,
-            kind: loc.kind as u8,
-            offset: loc.offset,
-            length: loc.length,
-            raw_length: loc.raw_length,
-        };
-        open_blob(&entry, sealed, &self.sealer)
+        open_blob(&loc.entry(*id), sealed, &self.sealer)
             .map_err(|e| Error::format(format!("{} blob {id} in pack {}", loc.kind.name(), pack_key(&loc.pack)), e))
     }
 

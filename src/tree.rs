@@ -54,6 +54,33 @@ pub struct Node {
     pub flags: u8,
 }
 
+impl Node {
+    /// An entry with no metadata or contents yet (tests and tools build on it).
+    pub fn new(name: &[u8], kind: NodeKind) -> Self {
+        let mode = match kind {
+            NodeKind::Dir => 0o40755,
+            NodeKind::Symlink => 0o120777,
+            _ => 0o100644,
+        };
+        Node {
+            name: name.to_vec(),
+            kind,
+            mode,
+            uid: 0,
+            gid: 0,
+            size: 0,
+            mtime_ns: 0,
+            ctime_ns: 0,
+            inode: 0,
+            dev: 0,
+            content: vec![],
+            subtree: vec![],
+            target: vec![],
+            flags: 0,
+        }
+    }
+}
+
 /// The plaintext of one tree blob.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Tree {
@@ -172,22 +199,7 @@ mod tests {
     use super::*;
 
     fn node(name: &str) -> Node {
-        Node {
-            name: name.as_bytes().to_vec(),
-            kind: NodeKind::File,
-            mode: 0o100644,
-            uid: 0,
-            gid: 0,
-            size: 0,
-            mtime_ns: 0,
-            ctime_ns: 0,
-            inode: 0,
-            dev: 0,
-            content: vec![],
-            subtree: vec![],
-            target: vec![],
-            flags: 0,
-        }
+        Node::new(name.as_bytes(), NodeKind::File)
     }
 
     fn build(names: &[String]) -> Vec<Id> {

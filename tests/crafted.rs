@@ -138,31 +138,33 @@ fn one_error(err: &str) {
 }
 
 fn node(name: &[u8], kind: NodeKind) -> Node {
-    Node {
-        name: name.to_vec(),
-        kind,
-        mode: if kind == NodeKind::Dir { 0o40755 } else { 0o100644 },
-        uid: 0,
-        gid: 0,
-        size: 0,
-        mtime_ns: 0,
-        ctime_ns: 0,
-        inode: 0,
-        dev: 0,
-        content: vec![],
-        subtree: vec![],
-        target: vec![],
-        flags: 0,
-    }
+    Node::new(name, kind)
+}
+
+/// A file entry holding `data` as one chunk.
+fn file(name: &[u8], data: &[u8]) -> Node {
+    let mut f = node(name, NodeKind::File);
+    f.content = vec![Id::hash(data)];
+    f.size = data.len() as u64;
+    f
+}
+
+/// A directory entry whose one tree blob is `tree` (encoded).
+fn dir(name: &[u8], tree: &[u8]) -> Node {
+    let mut d = node(name, NodeKind::Dir);
+    d.subtree = vec![Id::hash(tree)];
+    d
+}
+
+/// The tree blobs of `src/f` holding `data`: (root, inner).
+fn src_with_file(data: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let inner = Tree { nodes: vec![file(b"f", data)] }.encode();
+    (Tree { nodes: vec![dir(b"src", &inner)] }.encode(), inner)
 }
 
 /// A root directory `src` whose one tree blob holds `entries`.
 fn with_entries(c: &Crafter, entries: Vec<Node>) -> String {
-    let inner = Tree { nodes: entries }.encode();
-    let inner_id = Id::hash(&inner);
-    let mut src = node(b"src", NodeKind::Dir);
-    src.subtree = vec![inner_id];
-    c.snapshot(Tree { nodes: vec![src] }.encode(), vec![(ObjectKind::Tree, inner)])
+    with_entries_raw(c, Tree { nodes: entries }.encode())
 }
 
 #[test]
@@ -196,17 +198,10 @@ fn overwrite_never_writes_through_a_symlink() {
     link.target = c.scratch().join("outside").as_os_str().as_encoded_bytes().to_vec();
     let first = with_entries(&c, vec![link]);
     let data = b"written inside".to_vec();
-    let mut file = node(b"precious", NodeKind::File);
-    file.content = vec![Id::hash(&data)];
-    file.size = data.len() as u64;
-    let inner = Tree { nodes: vec![file] }.encode();
-    let mut d = node(b"d", NodeKind::Dir);
-    d.subtree = vec![Id::hash(&inner)];
-    let mid = Tree { nodes: vec![d] }.encode();
-    let mut src = node(b"src", NodeKind::Dir);
-    src.subtree = vec![Id::hash(&mid)];
+    let inner = Tree { nodes: vec![file(b"precious", &data)] }.encode();
+    let mid = Tree { nodes: vec![dir(b"d", &inner)] }.encode();
     let second = c.snapshot(
-        Tree { nodes: vec![src] }.encode(),
+        Tree { nodes: vec![dir(b"src", &mid)] }.encode(),
         vec![(ObjectKind::Tree, mid), (ObjectKind::Tree, inner), (ObjectKind::Data, data.clone())],
     );
     let target = c.scratch().join("target-shared");
@@ -222,13 +217,7 @@ fn overwrite_never_writes_through_a_symlink() {
 fn overlapping_and_out_of_range_blob_entries() {
     let c = Crafter::new();
     let data = vec![b'x'; 5000];
-    let mut f = node(b"f", NodeKind::File);
-    f.content = vec![Id::hash(&data)];
-    f.size = data.len() as u64;
-    let inner = Tree { nodes: vec![f] }.encode();
-    let mut src = node(b"src", NodeKind::Dir);
-    src.subtree = vec![Id::hash(&inner)];
-    let root = Tree { nodes: vec![src] }.encode();
+    let (root, inner) = src_with_file(&data);
     // The index (and trailer) say the data blob starts inside the tree blob.
     let ids = c.pack(&[(ObjectKind::Tree, root), (ObjectKind::Tree, inner), (ObjectKind::Data, data.clone())], |e| {
         e[2].offset = e[1].offset + 2
@@ -237,13 +226,7 @@ fn overlapping_and_out_of_range_blob_entries() {
     c.assert_refused(&snap, "not in any index");
     // Beyond the end of the pack.
     let c = Crafter::new();
-    let mut f = node(b"f", NodeKind::File);
-    f.content = vec![Id::hash(&data)];
-    f.size = data.len() as u64;
-    let inner = Tree { nodes: vec![f] }.encode();
-    let mut src = node(b"src", NodeKind::Dir);
-    src.subtree = vec![Id::hash(&inner)];
-    let root = Tree { nodes: vec![src] }.encode();
+    let (root, inner) = src_with_file(&data);
     let ids = c.pack(&[(ObjectKind::Tree, root), (ObjectKind::Tree, inner), (ObjectKind::Data, data)], |e| {
         e[2].offset += 1 << 20
     });
@@ -297,9 +280,7 @@ fn unknown_node_kind_and_huge_counts() {
 
 /// The root `src` directory with `inner` (any bytes) as its tree blob.
 fn with_entries_raw(c: &Crafter, inner: Vec<u8>) -> String {
-    let mut src = node(b"src", NodeKind::Dir);
-    src.subtree = vec![Id::hash(&inner)];
-    c.snapshot(Tree { nodes: vec![src] }.encode(), vec![(ObjectKind::Tree, inner)])
+    c.snapshot(Tree { nodes: vec![dir(b"src", &inner)] }.encode(), vec![(ObjectKind::Tree, inner)])
 }
 
 /// A config whose chunker parameters fastcdc would assert on: refused when

@@ -40,6 +40,14 @@ fn a_data_pack(repo: &Path) -> PathBuf {
     packs.pop().unwrap().1
 }
 
+/// Flip bits `mask` of the middle byte of a file.
+fn flip_middle(path: &Path, mask: u8) {
+    let mut bytes = fs::read(path).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= mask;
+    fs::write(path, bytes).unwrap();
+}
+
 fn assert_reported(s: &Setup, read_data: bool, pack: &Path) {
     let mut cmd = cairn(&s.repo);
     cmd.arg("check");
@@ -73,10 +81,7 @@ fn assert_restore_fails_cleanly(s: &Setup) {
 fn flipped_byte_is_found_by_read_data() {
     let s = setup();
     let pack = a_data_pack(&s.repo);
-    let mut bytes = fs::read(&pack).unwrap();
-    let at = bytes.len() / 2;
-    bytes[at] ^= 0x01;
-    fs::write(&pack, bytes).unwrap();
+    flip_middle(&pack, 0x01);
     ok(cairn(&s.repo).arg("check")); // structure alone cannot see a flipped byte
     assert_reported(&s, true, &pack);
     assert_restore_fails_cleanly(&s);
@@ -109,10 +114,7 @@ fn deleted_pack_is_found_by_plain_check() {
 fn flipped_byte_names_the_pack_once_and_exactly_the_damaged_blob() {
     let s = setup();
     let pack = a_data_pack(&s.repo);
-    let mut bytes = fs::read(&pack).unwrap();
-    let at = bytes.len() / 2;
-    bytes[at] ^= 0x01;
-    fs::write(&pack, bytes).unwrap();
+    flip_middle(&pack, 0x01);
     let out = run(cairn(&s.repo).args(["check", "--read-data", "--json"]));
     assert_eq!(out.status.code(), Some(3));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -142,10 +144,7 @@ fn damaged_index_file_is_skipped_and_named() {
     let sb = backup(&repo, &[&b]);
     let file =
         fs::read_dir(repo.join("index")).unwrap().map(|e| e.unwrap().path()).find(|p| !before.contains(p)).unwrap();
-    let mut bytes = fs::read(&file).unwrap();
-    let at = bytes.len() / 2;
-    bytes[at] ^= 0x04;
-    fs::write(&file, bytes).unwrap();
+    flip_middle(&file, 0x04);
     let name = file.file_name().unwrap().to_string_lossy().to_string();
 
     let out = ok(cairn(&repo).args(["snapshots"]));

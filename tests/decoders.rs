@@ -102,22 +102,12 @@ fn key() -> Arc<MasterKey> {
 }
 
 fn node(name: &str, kind: cairn::tree::NodeKind, content: Vec<Id>) -> cairn::tree::Node {
-    cairn::tree::Node {
-        name: name.as_bytes().to_vec(),
-        kind,
-        mode: 0o100644,
-        uid: 1,
-        gid: 1,
-        size: 10,
-        mtime_ns: 5,
-        ctime_ns: 6,
-        inode: 7,
-        dev: 8,
-        content,
-        subtree: vec![],
-        target: if kind == cairn::tree::NodeKind::Symlink { b"t".to_vec() } else { vec![] },
-        flags: 0,
+    let mut n = cairn::tree::Node::new(name.as_bytes(), kind);
+    (n.size, n.mtime_ns, n.inode, n.content) = (10, 5, 7, content);
+    if kind == cairn::tree::NodeKind::Symlink {
+        n.target = b"t".to_vec();
     }
+    n
 }
 
 fn trees() -> Vec<Vec<u8>> {

@@ -232,3 +232,28 @@ fn password_prompt_on_a_terminal_does_not_echo() {
     assert!(text.contains("repository password:") && text.contains("0 snapshot(s)"), "{text}");
     assert!(!text.contains(PASSWORD), "the password was echoed: {text}");
 }
+
+/// Check reads every key file, not only the one that unlocked: a damaged
+/// second key (whose password would be the only way in once the first is
+/// forgotten) is named.
+#[test]
+fn check_names_a_damaged_key_file_it_did_not_use() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (repo, src) = (tmp.path().join("repo"), tmp.path().join("data"));
+    cairn::sample::generate(&src, 1, 3).unwrap();
+    init_small(&repo);
+    backup(&repo, &[&src]);
+    let first: Vec<PathBuf> = fs::read_dir(repo.join("keys")).unwrap().map(|e| e.unwrap().path()).collect();
+    ok(cairn(&repo).args(["key", "add"]).args(FAST_KDF).env("CAIRN_NEW_PASSWORD", "second"));
+    let second =
+        fs::read_dir(repo.join("keys")).unwrap().map(|e| e.unwrap().path()).find(|p| !first.contains(p)).unwrap();
+    ok(cairn(&repo).arg("check"));
+    let mut bytes = fs::read(&second).unwrap();
+    bytes.truncate(bytes.len() - 5);
+    fs::write(&second, bytes).unwrap();
+    let out = run(cairn(&repo).arg("check"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    let name = second.file_name().unwrap().to_string_lossy();
+    assert!(text.contains(&*name) && text.contains("key file"), "{text}");
+}

@@ -34,6 +34,11 @@ fn json(s: &str) -> serde_json::Value {
     serde_json::from_str(s.trim().lines().last().unwrap()).unwrap()
 }
 
+/// Run `prune ARGS --json`; its JSON.
+fn prune(repo: &Path, args: &[&str]) -> serde_json::Value {
+    json(&ok(cairn(repo).arg("prune").args(args).arg("--json")))
+}
+
 fn clean(repo: &Path) {
     ok(cairn(repo).args(["check", "--read-data"]));
 }
@@ -66,8 +71,7 @@ fn backup_reads_the_index_while_prune_retires_it() {
     let (repo, data, _) = with_garbage(tmp.path());
     state(&data, 8);
     let (b, go) = paused(cairn(&repo).args(["backup", "--json"]).arg(&data), "index-listed", tmp.path());
-    let v: serde_json::Value =
-        serde_json::from_str(ok(cairn(&repo).args(["prune", "--grace", "0s", "--json"])).trim()).unwrap();
+    let v = prune(&repo, &["--grace", "0s"]);
     assert!(v["result"]["index_files_removed"].as_u64().unwrap() > 0, "{v}");
     let id = json(&release(b, &go))["snapshot_id"].as_str().unwrap().to_string();
     restores_as(&repo, &id, 8, tmp.path());
@@ -116,9 +120,7 @@ fn restore_while_prune_repacks_its_packs() {
     ok(cairn(&repo).args(["forget", "--keep-last", "1"]));
     let target = tmp.path().join("t");
     let (r, go) = paused(cairn(&repo).args(["restore", &keep, "--target"]).arg(&target), "index-loaded", tmp.path());
-    let v: serde_json::Value =
-        serde_json::from_str(ok(cairn(&repo).args(["prune", "--grace", "0s", "--max-unused", "0", "--json"])).trim())
-            .unwrap();
+    let v = prune(&repo, &["--grace", "0s", "--max-unused", "0"]);
     assert!(
         v["result"]["packs_written"].as_u64().unwrap() > 0 && v["result"]["packs_deleted"].as_u64().unwrap() > 0,
         "{v}"
@@ -142,8 +144,7 @@ fn backup_committed_after_prune_listed_snapshots() {
     let id = backup(&repo, &[&data]);
     let v = json(&release(p, &go));
     assert_eq!(v["result"]["packs_deleted"], 0, "{v}");
-    let v: serde_json::Value =
-        serde_json::from_str(ok(cairn(&repo).args(["prune", "--grace", "0s", "--json"])).trim()).unwrap();
+    let v = prune(&repo, &["--grace", "0s"]);
     assert!(v["plan"]["packs_rescued"].as_u64().unwrap() > 0, "the backup's packs were not marked and rescued: {v}");
     restores_as(&repo, &id, 9, tmp.path());
     clean(&repo);
@@ -157,11 +158,10 @@ fn backup_writing_packs_while_prune_runs() {
     let (repo, data, _) = with_garbage(tmp.path());
     state(&data, 10);
     let (b, go) = paused(cairn(&repo).args(["backup", "--json"]).arg(&data), "backup-before-commit", tmp.path());
-    let v: serde_json::Value = serde_json::from_str(ok(cairn(&repo).args(["prune", "--json"])).trim()).unwrap();
+    let v = prune(&repo, &[]);
     assert!(v["plan"]["packs_unindexed"].as_u64().unwrap() > 0, "{v}");
     let id = json(&release(b, &go))["snapshot_id"].as_str().unwrap().to_string();
-    let v: serde_json::Value =
-        serde_json::from_str(ok(cairn(&repo).args(["prune", "--grace", "0s", "--json"])).trim()).unwrap();
+    let v = prune(&repo, &["--grace", "0s"]);
     assert!(v["plan"]["packs_rescued"].as_u64().unwrap() > 0, "{v}");
     restores_as(&repo, &id, 10, tmp.path());
     clean(&repo);
@@ -174,8 +174,7 @@ fn two_prunes_at_once() {
     let tmp = tempfile::tempdir().unwrap();
     let (repo, _, h) = with_garbage(tmp.path());
     let (a, go) = paused(cairn(&repo).args(["prune", "--grace", "0s", "--json"]), "prune-index-loaded", tmp.path());
-    let v: serde_json::Value =
-        serde_json::from_str(ok(cairn(&repo).args(["prune", "--grace", "0s", "--json"])).trim()).unwrap();
+    let v = prune(&repo, &["--grace", "0s"]);
     assert!(v["result"]["packs_deleted"].as_u64().unwrap() > 0, "{v}");
     release(a, &go);
     restores_as(&repo, "latest", h, tmp.path());

@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::format::{ObjectKind, PACK_FOOTER_LEN};
 use crate::id::Id;
 use crate::index::{Location, MasterIndex};
-use crate::pack::{open_blob, pack_key, parse_trailer, BlobEntry};
+use crate::pack::{open_blob, pack_key, parse_trailer};
 use crate::repo::Repository;
 use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap};
@@ -105,13 +105,7 @@ fn read_pack(repo: &Repository, pack: &Id, blobs: &[(Id, Location)]) -> PackResu
         r.pack_error = Some(problems.join("; "));
     }
     for (id, loc) in blobs {
-        let entry = BlobEntry {
-            id: *id,
-            kind: loc.kind as u8,
-            offset: loc.offset,
-            length: loc.length,
-            raw_length: loc.raw_length,
-        };
+        let entry = loc.entry(*id);
         let sealed = bytes.get(loc.offset as usize..loc.offset as usize + loc.length as usize);
         let res = match sealed {
             None => Err("beyond the end of the pack".to_string()),
