@@ -74,7 +74,7 @@ fn main() {
     println!("peak RSS, backup into empty repo:  {:.1} MiB", wo / 1024.0);
     println!(
         "index memory per chunk:            {per_chunk:.1} bytes (in-memory record: {} bytes)",
-        cairn::index::MasterIndex::BYTES_PER_ENTRY
+        cairn::pack::index::MasterIndex::BYTES_PER_ENTRY
     );
     println!("per TiB at the default 512 KiB average chunk: {:.0} MiB", per_chunk * (1u64 << 21) as f64 / 1048576.0);
 }

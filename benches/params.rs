@@ -11,9 +11,9 @@
 
 #[path = "common.rs"]
 mod common;
-use cairn::backup::{backup, BackupOptions};
 use cairn::chunker::ChunkerParams;
-use cairn::config::Config;
+use cairn::ops::backup::{backup, BackupOptions};
+use cairn::repo::config::Config;
 use cairn::Repository;
 use common::*;
 use std::path::{Path, PathBuf};
@@ -22,13 +22,22 @@ fn run(data: &Path, edited: &Path, chunker: ChunkerParams, level: i32, pack: u32
     let tmp = tempfile::tempdir_in("target").unwrap();
     let repo_dir = tmp.path().join("repo");
     let mut repo = Repository::init_local(&repo_dir, Config::new(chunker, level, pack).unwrap(), None).unwrap();
-    let r1 = backup(&repo, &BackupOptions { paths: vec![data.to_path_buf()], ..Default::default() }).unwrap();
+    let r1 =
+        backup(&repo, &BackupOptions { sources: vec![cairn::source::SourceSpec::path(data)], ..Default::default() })
+            .unwrap();
     let stored = dir_size(&repo_dir);
     repo.load_index().unwrap();
     // The edited copy lives elsewhere; back it up under the same name so
     // only its content differs.
-    let r2 =
-        backup(&repo, &BackupOptions { paths: vec![edited.to_path_buf()], force: true, ..Default::default() }).unwrap();
+    let r2 = backup(
+        &repo,
+        &BackupOptions {
+            sources: vec![cairn::source::SourceSpec::path(edited)],
+            capture: cairn::source::CaptureOptions { force: true, ..Default::default() },
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let packs = std::fs::read_dir(&repo_dir).map(|_| 0).unwrap_or(0) + r1.written.packs + r2.written.packs;
     (r1.seconds, stored, r2.written.bytes_new_stored, r1.written.blobs_new, packs)
 }

@@ -2,47 +2,15 @@
 //! errors a user can act on, says what to do next.
 
 use crate::backend::BackendError;
+pub use crate::format::FormatError;
 use std::path::PathBuf;
-
-/// Decoding errors of the on-disk format (sealed envelopes, packs, bincode).
-#[derive(Debug, thiserror::Error)]
-pub enum FormatError {
-    #[error("object is truncated ({len} bytes)")]
-    Truncated { len: usize },
-    #[error("unsupported envelope version {0}")]
-    EnvelopeVersion(u8),
-    #[error("expected a {expected} object, found kind byte {found}")]
-    WrongKind { expected: &'static str, found: u8 },
-    #[error("unknown codec byte {0}")]
-    Codec(u8),
-    #[error("integrity check failed (object altered or damaged)")]
-    Checksum,
-    #[error("authentication failed: the object was altered, or it is not from this repository")]
-    Authentication,
-    #[error("object is encrypted but no key is loaded")]
-    NeedKey,
-    #[error("decompression failed: {0}")]
-    Decompress(String),
-    #[error("decompressed length {got} differs from recorded {want}")]
-    Length { want: usize, got: usize },
-    #[error("bad magic")]
-    Magic,
-    #[error("cannot decode: {0}")]
-    Decode(String),
-    #[error("content hash mismatch (expected {want}, got {got})")]
-    HashMismatch { want: String, got: String },
-    /// Decoded, but breaks a structural rule (`format::decode::Validate`).
-    #[error("invalid: {0}")]
-    Invalid(String),
-    /// The object that holds it does not exist (a deleted or lost pack).
-    #[error("missing: {0}")]
-    Missing(String),
-}
 
 /// Errors of repository operations (open, backup, restore, check).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{path} is not a cairn repository (no config object): run `cairn init --repo {path}` first, or fix --repo / CAIRN_REPOSITORY")]
+    #[error(
+        "{path} is not a cairn repository (no config object): initialise one there first, or give the right location"
+    )]
     NotARepository { path: String },
     #[error("{path} is not a cairn repository: its config object is not cairn's (a restic or other tool's repository?); give the path of a cairn repository")]
     NotCairn { path: String },
@@ -62,7 +30,7 @@ pub enum Error {
     SourceRead { path: PathBuf, source: std::io::Error },
     #[error("{0}")]
     InvalidArgument(String),
-    #[error("restore target {} is not empty: choose an empty directory or pass --overwrite", .0.display())]
+    #[error("restore target {} is not empty: choose an empty directory or allow overwriting", .0.display())]
     TargetNotEmpty(PathBuf),
     #[error("cannot write restore target {}: {source}", path.display())]
     TargetWrite { path: PathBuf, source: std::io::Error },
@@ -80,7 +48,7 @@ pub enum Error {
     Damaged(usize),
     #[error("wrong password or no key matches (tried {tried}{damaged})")]
     WrongPassword { tried: String, damaged: String },
-    #[error("the repository is encrypted: set CAIRN_PASSWORD, pass --password-file FILE (or CAIRN_PASSWORD_FILE), or run in a terminal")]
+    #[error("the repository is encrypted and no password was given")]
     PasswordRequired,
     #[error("the repository is encrypted but keys/ holds no usable key file; it cannot be unlocked")]
     NoKeys,
@@ -88,14 +56,32 @@ pub enum Error {
     KeyNotFound(String),
     #[error("refusing to remove the last key: the repository could never be opened again; add another key first")]
     LastKey,
-    #[error("the repository is not encrypted (created with --no-encryption), so it has no keys")]
+    #[error("the repository is not encrypted (created without encryption), so it has no keys")]
     NotEncrypted,
+    #[error("{key}, which this backup reuses, was deleted by a prune meanwhile (the backup ran longer than prune's grace period); nothing was committed: run the backup again")]
+    ReusedObjectDeleted { key: String },
+    #[error("the policy keeps nothing: give it at least one rule with a count above 0")]
+    PolicyKeepsNothing,
+    #[error("a snapshot was named both by id and by a point in time: give one of them")]
+    SnapshotTwice,
+    #[error("snapshots of {count} different source sets were taken before {at}: name the source to say which")]
+    AmbiguousSeries { count: usize, at: String },
     #[error("storing packs failed")]
     PackerFailed,
     #[error("path {0:?} is not in the snapshot")]
     PathNotInSnapshot(String),
-    #[error(transparent)]
-    Sqlite(#[from] crate::sqlite::SqliteError),
+    /// An error of one source kind (its module defines and words it).
+    #[error("{0}")]
+    Source(Box<dyn SourceError>),
+}
+
+/// The errors a source kind defines (`source::sqlite::SqliteError`, …): the
+/// error layer knows only this, so sources sit above it.
+pub trait SourceError: std::error::Error + Send + Sync + 'static {
+    /// The process exit code (README): 3 for damage or failed verification.
+    fn exit_code(&self) -> i32 {
+        1
+    }
 }
 
 impl Error {
@@ -113,8 +99,8 @@ impl Error {
             Error::Damaged(_)
             | Error::RestoreIncomplete { .. }
             | Error::Format { .. }
-            | Error::BlobNotIndexed { .. }
-            | Error::Sqlite(crate::sqlite::SqliteError::VerifyFailed { .. }) => 3,
+            | Error::BlobNotIndexed { .. } => 3,
+            Error::Source(e) => e.exit_code(),
             _ => 1,
         }
     }

@@ -1,44 +1,40 @@
 //! cairn: a content-addressed, deduplicating snapshot store.
 //!
-//! Modules follow the data flow: sources are chunked (`chunker`), hashed
-//! (`id`), sealed (`seal`), packed (`pack`) and stored through a `backend`;
-//! `index`, `tree` and `snapshot` describe what was stored; `backup`,
-//! `restore`, `verify` and `stats` are the operations. `format-spec/` in the
-//! source tree documents every byte these modules write.
+//! Modules are layers, each using only those listed before it:
+//! - `format`: every constant and on-disk encoding (ids, trees, snapshots,
+//!   the one validating decoder), and `failpoint`, `sys`, `sample`;
+//! - `seal` (compression, encryption, key files, dictionaries) and
+//!   `backend` (where objects are stored);
+//! - `pack`: pack files, index files and the in-memory index;
+//! - `error`, `chunker`, `retention` (pure retention rules);
+//! - `repo`: the repository: config, keys, marks, dictionaries, the index,
+//!   snapshots, blob reads;
+//! - `pipeline`: the write path (hash, seal, pack, store) and the read path
+//!   (blob reads planned by pack);
+//! - `source`: what can be captured and restored (files, SQLite), behind one
+//!   trait, and the reachability walk over what they store;
+//! - `ops`: the operations: backup, restore, check, forget, prune, repair,
+//!   stats, snapshot selection.
+//!
+//! The command line (`src/cli`, binary only) converts its arguments into
+//! these options and words the messages. `format-spec/` in the source tree
+//! documents every byte these modules write.
 
 pub mod backend;
-pub mod backup;
 pub mod chunker;
-pub mod config;
-pub mod crypto;
-pub mod dict;
 pub mod error;
 pub mod failpoint;
-pub mod forget;
 pub mod format;
-pub mod gc;
-pub mod id;
-pub mod index;
-pub mod keyfile;
-pub mod keys;
-pub mod marks;
+pub mod ops;
 pub mod pack;
-pub mod reach;
-pub mod repair;
+pub mod pipeline;
 pub mod repo;
-pub mod restore;
 pub mod retention;
 pub mod sample;
 pub mod seal;
-pub mod select;
-pub mod snapshot;
 pub mod source;
-pub mod sqlite;
-pub mod stats;
-pub mod store;
-pub mod tree;
-pub mod verify;
+pub mod sys;
 
 pub use error::{Error, Result};
-pub use id::Id;
+pub use format::id::Id;
 pub use repo::Repository;

@@ -22,7 +22,7 @@ fn main() {
         Ok(code) => code,
         Err(e) => {
             let code = e.downcast_ref::<cairn::Error>().map(|e| e.exit_code()).unwrap_or(1);
-            eprintln!("error: {e}");
+            eprintln!("error: {}", cli::words::message(&e));
             code
         }
     };

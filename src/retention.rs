@@ -18,7 +18,7 @@
 //! numbered within their ISO week-year.
 
 use crate::error::{Error, Result};
-use crate::id::Id;
+use crate::format::id::Id;
 use jiff::tz::TimeZone;
 use jiff::{Span, Timestamp, Zoned};
 use serde::Serialize;
@@ -53,14 +53,14 @@ impl Policy {
         for (name, n) in self.rules() {
             if n > MAX_COUNT {
                 return Err(Error::InvalidArgument(format!(
-                    "--keep-{name} {n} is absurd (more than {MAX_COUNT}): give a realistic count"
+                    "keep-{name} count {n} is absurd (more than {MAX_COUNT}): give a realistic count"
                 )));
             }
         }
         if let Some(s) = self.within {
             if s.is_negative() {
                 return Err(Error::InvalidArgument(format!(
-                    "--keep-within {s} is negative: give a span like 36h or 7d"
+                    "keep-within span {s} is negative: give a span like 36h or 7d"
                 )));
             }
         }
@@ -182,7 +182,7 @@ impl crate::format::decode::Validate for Saved {
 }
 
 /// Decode a `policies/` object's plaintext (its time, and the policy).
-pub fn decode_saved(raw: &[u8]) -> std::result::Result<Saved, crate::error::FormatError> {
+pub fn decode_saved(raw: &[u8]) -> std::result::Result<Saved, crate::format::FormatError> {
     crate::format::decode::decode(raw)
 }
 
@@ -196,41 +196,22 @@ pub fn encode_saved(p: &Policy, time_ns: i64) -> Vec<u8> {
     })
 }
 
-/// The saved policy (the newest `policies/` object), if any. An object
-/// that disappears while being read was replaced by a newer one, which the
-/// listing holds too (`save` writes the new one before removing the old).
-pub fn load_saved(repo: &crate::repo::Repository) -> Result<Option<Policy>> {
-    let mut newest: Option<Saved> = None;
-    for o in repo.backend().list(crate::format::PREFIX_POLICIES)? {
-        let raw = match repo.get_sealed(&o.key, crate::format::ObjectKind::Policy) {
-            Err(Error::Backend(crate::backend::BackendError::NotFound { .. })) => continue,
-            other => other?,
-        };
-        let s = decode_saved(&raw).map_err(|e| Error::format(&o.key, e))?;
-        if newest.as_ref().is_none_or(|n| s.time_ns > n.time_ns) {
-            newest = Some(s);
-        }
+impl Saved {
+    /// When it was saved (ns since the Unix epoch): the newest one applies.
+    pub fn time_ns(&self) -> i64 {
+        self.time_ns
     }
-    let Some(s) = newest else { return Ok(None) };
-    let [last, hourly, daily, weekly, monthly, yearly] = s.counts;
-    let within = match s.within {
-        Some(w) => Some(w.parse().map_err(|e| Error::InvalidArgument(format!("saved policy: bad span {w:?}: {e}")))?),
-        None => None,
-    };
-    Ok(Some(Policy { last, hourly, daily, weekly, monthly, yearly, within, tags: s.tags }))
-}
 
-/// Save `p` as the repository's policy: a new object, then the old ones go.
-pub fn save(repo: &crate::repo::Repository, p: &Policy) -> Result<()> {
-    p.validate()?;
-    let old = repo.backend().list(crate::format::PREFIX_POLICIES)?;
-    let raw = encode_saved(p, jiff::Timestamp::now().as_nanosecond() as i64);
-    let key = format!("{}{}", crate::format::PREFIX_POLICIES, Id::random());
-    repo.put_sealed(&key, crate::format::ObjectKind::Policy, &raw)?;
-    for o in old {
-        repo.backend().delete(&o.key)?;
+    pub fn policy(self) -> Result<Policy> {
+        let [last, hourly, daily, weekly, monthly, yearly] = self.counts;
+        let within = match self.within {
+            Some(w) => {
+                Some(w.parse().map_err(|e| Error::InvalidArgument(format!("saved policy: bad span {w:?}: {e}")))?)
+            }
+            None => None,
+        };
+        Ok(Policy { last, hourly, daily, weekly, monthly, yearly, within, tags: self.tags })
     }
-    Ok(())
 }
 
 #[cfg(test)]

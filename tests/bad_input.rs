@@ -122,7 +122,7 @@ fn full_disk_leaves_repository_unchanged() {
     cairn::sample::generate(&fresh, 4, 8).unwrap();
     for fail_after in [0usize, 2, 5] {
         let mem: Arc<dyn Backend> = Arc::new(MemoryBackend::new());
-        let cfg = cairn::config::Config::new(
+        let cfg = cairn::repo::config::Config::new(
             cairn::chunker::ChunkerParams { min: 4096, avg: 16384, max: 65536 },
             3,
             256 << 10,
@@ -130,15 +130,21 @@ fn full_disk_leaves_repository_unchanged() {
         .unwrap();
         let backend = mem;
         let repo = cairn::Repository::init(backend.clone(), cfg, None).unwrap();
-        let opts = cairn::backup::BackupOptions { paths: vec![src.clone()], ..Default::default() };
-        cairn::backup::backup(&repo, &opts).unwrap();
+        let opts = cairn::ops::backup::BackupOptions {
+            sources: vec![cairn::source::SourceSpec::path(&src)],
+            ..Default::default()
+        };
+        cairn::ops::backup::backup(&repo, &opts).unwrap();
         let keys = |b: &dyn Backend| b.list("").unwrap();
         let before = keys(&*backend);
         let full = Arc::new(FullDisk { inner: backend, puts_before_failure: fail_after, puts: Default::default() });
         let repo = cairn::Repository::open(full.clone(), None).unwrap();
-        let force =
-            cairn::backup::BackupOptions { force: true, paths: vec![src.clone(), fresh.clone()], ..Default::default() };
-        let err = cairn::backup::backup(&repo, &force).unwrap_err();
+        let force = cairn::ops::backup::BackupOptions {
+            capture: cairn::source::CaptureOptions { force: true, ..Default::default() },
+            sources: vec![cairn::source::SourceSpec::path(&src), cairn::source::SourceSpec::path(&fresh)],
+            ..Default::default()
+        };
+        let err = cairn::ops::backup::backup(&repo, &force).unwrap_err();
         assert!(matches!(err, cairn::Error::DiskFull { .. }), "{err}");
         assert!(err.to_string().contains("free space"), "{err}");
         assert_eq!(keys(&*full), before, "fail after {fail_after} puts: repository changed");

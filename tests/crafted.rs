@@ -7,12 +7,12 @@
 mod common;
 use cairn::backend::local::LocalBackend;
 use cairn::backend::Backend;
+use cairn::format::snapshot::{Snapshot, Source, SourceKind, Summary};
+use cairn::format::tree::{Node, NodeKind, Tree};
 use cairn::format::{ObjectKind, PREFIX_INDEX, PREFIX_SNAPSHOTS};
-use cairn::index::{IndexFile, IndexPack};
+use cairn::pack::index::{IndexFile, IndexPack};
 use cairn::pack::{finish_pack, new_pack_buffer, pack_key, BlobEntry};
 use cairn::seal::Sealer;
-use cairn::snapshot::{Snapshot, Source, SourceKind, Summary};
-use cairn::tree::{Node, NodeKind, Tree};
 use cairn::Id;
 use common::*;
 use std::fs;
@@ -82,7 +82,7 @@ impl Crafter {
             hostname: "crafted".into(),
             username: "x".into(),
             tags: vec![],
-            sources: vec![Source { kind: SourceKind::Files, path: self.scratch().join("src").display().to_string() }],
+            sources: vec![Source { kind: SourceKind::FILES, path: self.scratch().join("src").display().to_string() }],
             tree: vec![root],
             parent: None,
             summary: Summary::default(),
@@ -251,7 +251,7 @@ fn unknown_node_kind_and_huge_counts() {
     let snap = with_entries_raw(&c, tree);
     c.assert_refused(&snap, "tree");
     // A database claiming 2^31 pages (8 TiB) in one page list.
-    let m = cairn::sqlite::manifest::SqliteManifest {
+    let m = cairn::source::sqlite::manifest::SqliteManifest {
         page_size: 4096,
         page_count: 1 << 31,
         page_lists: vec![Id::hash(b"list")],
@@ -259,14 +259,14 @@ fn unknown_node_kind_and_huge_counts() {
         user_version: 0,
         schema_version: 0,
         tables: vec![],
-        method: cairn::sqlite::manifest::CaptureMethod::Dbpage,
-        integrity: cairn::sqlite::manifest::Integrity::NotChecked,
+        method: cairn::source::sqlite::manifest::CaptureMethod::Dbpage,
+        integrity: cairn::source::sqlite::manifest::Integrity::NotChecked,
         hold_ms: 0,
         sqlite_version: "3".into(),
         dictionary: None,
     }
     .encode();
-    let mut db = node(b"app.db", NodeKind::Sqlite);
+    let mut db = node(b"app.db", cairn::source::sqlite::NODE_KIND);
     db.content = vec![Id::hash(&m)];
     let snap = c.snapshot(Tree { nodes: vec![db] }.encode(), vec![(ObjectKind::SqliteManifest, m)]);
     let target = c.scratch().join("target-db");
@@ -288,7 +288,7 @@ fn with_entries_raw(c: &Crafter, inner: Vec<u8>) -> String {
 #[test]
 fn invalid_chunker_parameters_in_the_config() {
     let c = Crafter::new();
-    let mut cfg = cairn::config::Config::new(Default::default(), 3, 1 << 20).unwrap();
+    let mut cfg = cairn::repo::config::Config::new(Default::default(), 3, 1 << 20).unwrap();
     cfg.chunker = cairn::chunker::ChunkerParams { min: 0, avg: 1, max: 2 };
     let bytes = cfg.encode(&c.sealer);
     fs::write(c.repo.join("config"), bytes).unwrap();

@@ -51,9 +51,12 @@ impl World {
     fn backup(&mut self, repo: &mut Repository, h: u64) -> cairn::Result<String> {
         state(&self.data, h);
         self.pending = Some(h);
-        let opts =
-            cairn::backup::BackupOptions { paths: vec![self.data.clone()], time: Some(at(h)), ..Default::default() };
-        let r = cairn::backup::backup(repo, &opts)?;
+        let opts = cairn::ops::backup::BackupOptions {
+            sources: vec![cairn::source::SourceSpec::path(&self.data)],
+            time: Some(at(h)),
+            ..Default::default()
+        };
+        let r = cairn::ops::backup::backup(repo, &opts)?;
         self.hours.insert(r.id.to_hex(), h);
         repo.load_index()?;
         Ok(r.id.to_hex())
@@ -67,19 +70,21 @@ impl World {
             let h = self.hours.get(&id.to_hex()).copied().or(self.pending);
             let h = h.unwrap_or_else(|| panic!("{what}: unknown snapshot {id}"));
             let target = self.dir.join(format!("restore-{}", cairn::Id::random().short()));
-            let opts = cairn::restore::RestoreOptions { target: target.clone(), ..Default::default() };
-            cairn::restore::restore(&repo, &snap, &opts).unwrap_or_else(|e| panic!("{what}: snapshot {id}: {e}"));
+            let opts = cairn::ops::restore::RestoreOptions { target: target.clone(), ..Default::default() };
+            cairn::ops::restore::restore(&repo, &snap, &opts)
+                .map(|_| ())
+                .unwrap_or_else(|e| panic!("{what}: snapshot {id}: {e}"));
             assert_eq!(common::digest(&target.join("data")), self.digest_of(h), "{what}: snapshot {id} differs");
             std::fs::remove_dir_all(&target).unwrap();
         }
-        let rep = cairn::verify::check(&repo, true).unwrap();
+        let rep = cairn::ops::check::check(&repo, true).unwrap();
         assert!(rep.errors.is_empty(), "{what}: check: {:?}", rep.errors);
     }
 }
 
-fn config() -> cairn::config::Config {
+fn config() -> cairn::repo::config::Config {
     let chunker = cairn::chunker::ChunkerParams { min: 4096, avg: 16384, max: 65536 };
-    cairn::config::Config::new(chunker, 3, 64 << 10).unwrap()
+    cairn::repo::config::Config::new(chunker, 3, 64 << 10).unwrap()
 }
 
 /// Three snapshots (hours 5, 100, 101), the first forgotten: garbage to
@@ -101,14 +106,14 @@ fn world() -> (World, Objects) {
 
 fn forget(repo: &Repository) -> cairn::Result<()> {
     let policy = cairn::retention::Policy { last: 1, ..Default::default() };
-    let groups = cairn::forget::plan(repo, &policy, Default::default(), &jiff::tz::TimeZone::UTC)?;
-    cairn::forget::execute(repo, &groups).map(|_| ())
+    let groups = cairn::ops::forget::plan(repo, &policy, Default::default(), &jiff::tz::TimeZone::UTC)?;
+    cairn::ops::forget::execute(repo, &groups).map(|_| ())
 }
 
 fn prune(repo: &Repository, grace_secs: u64) -> cairn::Result<()> {
-    let opts = cairn::gc::PruneOptions { max_unused: 0.0, grace: std::time::Duration::from_secs(grace_secs) };
-    let plan = cairn::gc::plan(repo, &opts)?;
-    cairn::gc::run(repo, &plan).map(|_| ())
+    let opts = cairn::ops::prune::PruneOptions { max_unused: 0.0, grace: std::time::Duration::from_secs(grace_secs) };
+    let plan = cairn::ops::prune::plan(repo, &opts)?;
+    cairn::ops::prune::run(repo, &plan).map(|_| ())
 }
 
 /// Run `step` crashing at each of its writes in turn, with the write in
@@ -159,8 +164,9 @@ fn crash_at_every_write_of_backup_forget_prune_and_repair() {
     let mut broken = base.clone();
     let lost = broken.keys().find(|k| k.starts_with("index/")).unwrap().clone();
     broken.remove(&lost);
-    let repair =
-        &mut |_: &mut World, repo: &mut Repository| cairn::repair::repair_index(repo, &Default::default()).map(|_| ());
+    let repair = &mut |_: &mut World, repo: &mut Repository| {
+        cairn::ops::repair::repair_index(repo, &Default::default()).map(|_| ())
+    };
     every_crash(&mut w, &broken, "repair index", repair, false);
 }
 

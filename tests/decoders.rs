@@ -8,10 +8,10 @@
 //! most a frame can expand, `format::ZSTD_MAX_EXPANSION`, for envelopes)
 //! plus 1 MiB (serde's cap on preallocating a sequence) and a page.
 
-use cairn::crypto::{Cipher, KdfParams, MasterKey};
 use cairn::format::ObjectKind;
-use cairn::index::{IndexFile, IndexPack};
+use cairn::pack::index::{IndexFile, IndexPack};
 use cairn::pack::{finish_pack, new_pack_buffer, BlobEntry};
+use cairn::seal::crypto::{Cipher, KdfParams, MasterKey};
 use cairn::seal::Sealer;
 use cairn::Id;
 use proptest::prelude::*;
@@ -101,21 +101,26 @@ fn key() -> Arc<MasterKey> {
     K.get_or_init(|| Arc::new(MasterKey::random())).clone()
 }
 
-fn node(name: &str, kind: cairn::tree::NodeKind, content: Vec<Id>) -> cairn::tree::Node {
-    let mut n = cairn::tree::Node::new(name.as_bytes(), kind);
+fn node(name: &str, kind: cairn::format::tree::NodeKind, content: Vec<Id>) -> cairn::format::tree::Node {
+    let mut n = cairn::format::tree::Node::new(name.as_bytes(), kind);
     (n.size, n.mtime_ns, n.inode, n.content) = (10, 5, 7, content);
-    if kind == cairn::tree::NodeKind::Symlink {
+    if kind == cairn::format::tree::NodeKind::Symlink {
         n.target = b"t".to_vec();
     }
     n
 }
 
 fn trees() -> Vec<Vec<u8>> {
-    use cairn::tree::{NodeKind, Tree};
+    use cairn::format::tree::{NodeKind, Tree};
     vec![
         Tree { nodes: vec![node("a", NodeKind::File, vec![Id::hash(b"1"), Id::hash(b"2")])] }.encode(),
-        Tree { nodes: vec![node("a", NodeKind::Symlink, vec![]), node("b", NodeKind::Sqlite, vec![Id::hash(b"m")])] }
-            .encode(),
+        Tree {
+            nodes: vec![
+                node("a", NodeKind::Symlink, vec![]),
+                node("b", cairn::source::sqlite::NODE_KIND, vec![Id::hash(b"m")]),
+            ],
+        }
+        .encode(),
     ]
 }
 
@@ -166,51 +171,51 @@ proptest! {
 
     #[test]
     fn tree(b in mutated(trees())) {
-        decode_bounded(&b, |b| cairn::tree::Tree::decode(&Id::default(), b));
+        decode_bounded(&b, cairn::format::tree::Tree::decode);
     }
 
     #[test]
-    fn snapshot(b in mutated(vec![cairn::snapshot::Snapshot {
+    fn snapshot(b in mutated(vec![cairn::format::snapshot::Snapshot {
         version: 1, time_ns: 1, hostname: "h".into(), username: "u".into(), tags: vec!["t".into()],
-        sources: vec![cairn::snapshot::Source { kind: cairn::snapshot::SourceKind::Sqlite, path: "/x".into() }],
+        sources: vec![cairn::format::snapshot::Source { kind: cairn::source::sqlite::KIND, path: "/x".into() }],
         tree: vec![Id::hash(b"t")], parent: Some(Id::hash(b"p")), summary: Default::default(), nonce: [1; 16],
     }.encode()])) {
-        decode_bounded(&b, |b| cairn::snapshot::Snapshot::decode(&Id::default(), b));
+        decode_bounded(&b, cairn::format::snapshot::Snapshot::decode);
     }
 
     #[test]
-    fn sqlite_manifest(b in mutated(vec![cairn::sqlite::manifest::SqliteManifest {
+    fn sqlite_manifest(b in mutated(vec![cairn::source::sqlite::manifest::SqliteManifest {
         page_size: 4096, page_count: 3000, page_lists: vec![Id::hash(b"1"), Id::hash(b"2")],
         journal_mode: "wal".into(), user_version: 1, schema_version: 2,
-        tables: vec![cairn::sqlite::manifest::TableRows { name: "t".into(), rows: Some(3) }],
-        method: cairn::sqlite::manifest::CaptureMethod::Dbpage,
-        integrity: cairn::sqlite::manifest::Integrity::Failed("x".into()), hold_ms: 3,
+        tables: vec![cairn::source::sqlite::manifest::TableRows { name: "t".into(), rows: Some(3) }],
+        method: cairn::source::sqlite::manifest::CaptureMethod::Dbpage,
+        integrity: cairn::source::sqlite::manifest::Integrity::Failed("x".into()), hold_ms: 3,
         sqlite_version: "3".into(), dictionary: Some(Id::hash(b"d")),
     }.encode()])) {
-        decode_bounded(&b, |b| cairn::sqlite::manifest::SqliteManifest::decode(&Id::default(), b));
+        decode_bounded(&b, |b| cairn::source::sqlite::manifest::SqliteManifest::decode(&Id::default(), b));
     }
 
     #[test]
     fn page_list(b in mutated(vec![(0..5u8).flat_map(|i| Id::hash(&[i]).0).collect()]), want in 0usize..8) {
-        decode_bounded(&b, |b| cairn::sqlite::manifest::decode_page_list(&Id::default(), b, want));
+        decode_bounded(&b, |b| cairn::source::sqlite::manifest::decode_page_list(&Id::default(), b, want));
     }
 
     #[test]
-    fn key_file(b in mutated(vec![cairn::keyfile::create(
+    fn key_file(b in mutated(vec![cairn::seal::keyfile::create(
         &MasterKey::random(), b"pw", KdfParams { memory_kib: 64, iterations: 1, parallelism: 1 }, "host", "user",
     ).unwrap()])) {
-        decode_bounded(&b, cairn::keyfile::KeyFile::parse);
+        decode_bounded(&b, cairn::seal::keyfile::KeyFile::parse);
     }
 
     #[test]
     fn config(b in mutated({
-        let c = cairn::config::Config::new(Default::default(), 3, 1 << 20).unwrap();
+        let c = cairn::repo::config::Config::new(Default::default(), 3, 1 << 20).unwrap();
         let mut e = c.clone();
-        e.encryption = cairn::config::Encryption::Xaes256Gcm;
+        e.encryption = cairn::repo::config::Encryption::Xaes256Gcm;
         vec![c.encode(&Sealer::new(0)), e.encode(&e.sealer(Some(key())))]
     })) {
-        decode_bounded(&b, |b| cairn::config::Config::decode(b, None));
-        decode_bounded(&b, |b| cairn::config::Config::decode(b, Some(key())));
+        decode_bounded(&b, |b| cairn::repo::config::Config::decode(b, None));
+        decode_bounded(&b, |b| cairn::repo::config::Config::decode(b, Some(key())));
     }
 
     #[test]
@@ -219,10 +224,10 @@ proptest! {
     }
 
     #[test]
-    fn deletion_marks(b in mutated(vec![cairn::format::decode::encode(&cairn::marks::DeletionMarks {
+    fn deletion_marks(b in mutated(vec![cairn::format::decode::encode(&cairn::repo::marks::DeletionMarks {
         packs: vec![(Id::hash(b"a"), 1), (Id::hash(b"b"), 2)],
     })])) {
-        decode_bounded(&b, cairn::format::decode::decode::<cairn::marks::DeletionMarks>);
+        decode_bounded(&b, cairn::format::decode::decode::<cairn::repo::marks::DeletionMarks>);
     }
 }
 

@@ -32,9 +32,12 @@ fn fifty_days(tmp: &Path) -> (PathBuf, PathBuf, BTreeMap<String, u64>) {
     let mut r = cairn::Repository::open_local(&repo, Some(&|| Ok(PASSWORD.to_string()))).unwrap();
     for h in 0..50 * 24 {
         state(&data, h);
-        let opts =
-            cairn::backup::BackupOptions { paths: vec![data.clone()], time: Some(hour_time(h)), ..Default::default() };
-        let res = cairn::backup::backup(&r, &opts).unwrap();
+        let opts = cairn::ops::backup::BackupOptions {
+            sources: vec![cairn::source::SourceSpec::path(&data)],
+            time: Some(hour_time(h)),
+            ..Default::default()
+        };
+        let res = cairn::ops::backup::backup(&r, &opts).unwrap();
         hour_of.insert(res.id.to_hex(), h);
         r.load_index().unwrap();
     }

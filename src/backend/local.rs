@@ -56,7 +56,7 @@ impl Backend for LocalBackend {
         let dir = target.parent().expect("key has a parent").to_path_buf();
         self.ensure_dir(&dir, key)?;
         let mut rnd = [0u8; 8];
-        crate::id::random_bytes(&mut rnd);
+        crate::format::id::random_bytes(&mut rnd);
         let tmp = dir.join(format!("{TMP_PREFIX}{}", hex::encode(rnd)));
         let io = |e| BackendError::io(key, e);
         let result = (|| {

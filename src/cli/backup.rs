@@ -2,10 +2,30 @@
 
 use super::{human, print_json};
 use anyhow::Result;
-use cairn::backup::{backup, BackupOptions};
-use cairn::sqlite::capture::{CaptureOptions, CheckLevel, MethodChoice};
+use cairn::ops::backup::{backup, BackupOptions};
+use cairn::source::sqlite::capture::{CheckLevel, MethodChoice};
+use cairn::source::{CaptureOptions, SourceSpec};
 use cairn::Repository;
 use std::path::PathBuf;
+
+/// `--sqlite-method` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MethodArg {
+    /// `sqlite_dbpage` when the library has it, else the backup API.
+    Auto,
+    Dbpage,
+    BackupApi,
+}
+
+/// `--sqlite-check` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CheckArg {
+    /// `PRAGMA quick_check` inside the read transaction (~0.6 s per GB).
+    Quick,
+    /// `PRAGMA integrity_check` (~1.3 s per GB; also checks index contents).
+    Full,
+    Off,
+}
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -19,12 +39,12 @@ pub struct Args {
     #[arg(long, value_name = "SECONDS")]
     max_hold: Option<f64>,
     /// SQLite: how pages are read (auto: sqlite_dbpage, else the backup API).
-    #[arg(long, value_enum, default_value_t = MethodChoice::Auto)]
-    sqlite_method: MethodChoice,
+    #[arg(long, value_enum, default_value_t = MethodArg::Auto)]
+    sqlite_method: MethodArg,
     /// SQLite: integrity check run in the read transaction; a failure is a
     /// warning recorded in the snapshot.
-    #[arg(long, value_enum, default_value_t = CheckLevel::Quick)]
-    sqlite_check: CheckLevel,
+    #[arg(long, value_enum, default_value_t = CheckArg::Quick)]
+    sqlite_check: CheckArg,
     /// SQLite: read pages through read() instead of a memory map: peak RSS
     /// stays small (the map counts the database file, shared page cache,
     /// in cairn's RSS) at about 0.3 s more per GiB.
@@ -89,10 +109,25 @@ impl Args {
             }
             s => s.map(std::time::Duration::from_secs_f64),
         };
-        let mmap_bytes = if self.sqlite_no_mmap { 0 } else { cairn::sqlite::capture::DEFAULT_MMAP_BYTES };
-        let sqlite = CaptureOptions { max_hold, method: self.sqlite_method, check: self.sqlite_check, mmap_bytes };
-        let opts =
-            BackupOptions { paths: self.paths, sqlite, tags: self.tags, time, host: self.host, force: self.force };
+        let mmap_bytes = if self.sqlite_no_mmap { 0 } else { cairn::source::sqlite::capture::DEFAULT_MMAP_BYTES };
+        let method = match self.sqlite_method {
+            MethodArg::Auto => MethodChoice::Auto,
+            MethodArg::Dbpage => MethodChoice::Dbpage,
+            MethodArg::BackupApi => MethodChoice::BackupApi,
+        };
+        let check = match self.sqlite_check {
+            CheckArg::Quick => CheckLevel::Quick,
+            CheckArg::Full => CheckLevel::Full,
+            CheckArg::Off => CheckLevel::Off,
+        };
+        let sqlite = cairn::source::sqlite::CaptureOptions { max_hold, method, check, mmap_bytes };
+        let opts = BackupOptions {
+            sources: self.paths.iter().map(|p| SourceSpec::parse(p.as_os_str())).collect(),
+            capture: CaptureOptions { force: self.force, sqlite },
+            tags: self.tags,
+            time,
+            host: self.host,
+        };
         let r = backup(repo, &opts)?;
         for w in &r.warnings {
             eprintln!("warning: {w}");
@@ -103,30 +138,20 @@ impl Args {
             hostname: &r.snapshot.hostname,
             tags: &r.snapshot.tags,
             sources: r.snapshot.sources.iter().map(|s| s.path.as_str()).collect(),
-            files_new: r.files.files_new,
-            files_changed: r.files.files_changed,
-            files_unmodified: r.files.files_unmodified,
-            dirs: r.files.dirs,
-            symlinks: r.files.symlinks,
+            files_new: r.stats.files_new,
+            files_changed: r.stats.files_changed,
+            files_unmodified: r.stats.files_unmodified,
+            dirs: r.stats.dirs,
+            symlinks: r.stats.symlinks,
             bytes_logical: r.snapshot.summary.bytes,
             // Every page of a database is read (and hashed) each time.
-            bytes_read: r.files.bytes_read + r.databases.iter().map(|d| d.1.db_size()).sum::<u64>(),
+            bytes_read: r.stats.bytes_read,
             blobs_new: r.written.blobs_new,
             bytes_new_raw: r.written.bytes_new_raw,
             bytes_new_stored: r.written.bytes_new_stored,
             packs_written: r.written.packs,
             seconds: r.seconds,
-            databases: r
-                .databases
-                .iter()
-                .map(|(path, m)| {
-                    serde_json::json!({
-                        "path": path, "page_size": m.page_size, "pages": m.page_count, "bytes": m.db_size(),
-                        "journal_mode": m.journal_mode, "method": m.method, "integrity": m.integrity,
-                        "hold_ms": m.hold_ms, "user_version": m.user_version, "tables": m.tables.len(),
-                    })
-                })
-                .collect(),
+            databases: r.reports.iter().filter(|p| p.group == "databases").map(|p| p.json.clone()).collect(),
             warnings: &r.warnings,
         };
         if self.json {
@@ -145,15 +170,8 @@ impl Args {
                 human(s.bytes_new_stored),
                 s.packs_written
             );
-            for (path, m) in &r.databases {
-                println!(
-                    "database {path}: {} pages of {} ({}, {} mode), read transaction held {} ms",
-                    m.page_count,
-                    human(m.page_size as u64),
-                    human(m.db_size()),
-                    m.journal_mode,
-                    m.hold_ms
-                );
+            for p in &r.reports {
+                println!("{}", p.text);
             }
             println!("snapshot {} saved in {:.2}s", r.id.short(), r.seconds);
         }

@@ -1,7 +1,7 @@
 //! `cairn cat`
 
 use anyhow::Result;
-use cairn::tree::NodeKind;
+use cairn::format::tree::NodeKind;
 use cairn::{Error, Id, Repository};
 use serde_json::json;
 

@@ -3,7 +3,7 @@
 use super::print_json;
 use anyhow::Result;
 use cairn::backend::local::LocalBackend;
-use cairn::verify::check;
+use cairn::ops::check::check;
 use cairn::Repository;
 use std::path::PathBuf;
 use std::sync::Arc;

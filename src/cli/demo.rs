@@ -2,11 +2,11 @@
 
 use super::human;
 use anyhow::Result;
-use cairn::backup::{backup, BackupOptions};
-use cairn::config::{Config, DEFAULT_COMPRESSION, DEFAULT_PACK_SIZE};
-use cairn::crypto::{Cipher, KdfParams};
+use cairn::ops::backup::{backup, BackupOptions};
+use cairn::ops::restore::{restore, RestoreOptions};
+use cairn::repo::config::{Config, DEFAULT_COMPRESSION, DEFAULT_PACK_SIZE};
 use cairn::repo::NewKey;
-use cairn::restore::{restore, RestoreOptions};
+use cairn::seal::crypto::{Cipher, KdfParams};
 use cairn::{sample, Repository};
 use std::time::Instant;
 
@@ -37,16 +37,16 @@ impl Args {
         let mut repo = Repository::init_local(&repo_dir, config, Some(key))?;
         println!("2. created encrypted repository {} (password \"demo password\")", repo_dir.display());
 
-        let opts = BackupOptions { paths: vec![data.clone()], ..Default::default() };
+        let opts = BackupOptions { sources: vec![cairn::source::SourceSpec::path(&data)], ..Default::default() };
         let r1 = backup(&repo, &opts)?;
         println!(
             "3. first backup: snapshot {}, {} files, {} read, {} stored, {:.2}s ({:.0} MiB/s)",
             r1.id.short(),
             r1.snapshot.summary.files,
-            human(r1.files.bytes_read),
+            human(r1.stats.bytes_read),
             human(r1.written.bytes_new_stored),
             r1.seconds,
-            r1.files.bytes_read as f64 / 1048576.0 / r1.seconds.max(1e-9)
+            r1.stats.bytes_read as f64 / 1048576.0 / r1.seconds.max(1e-9)
         );
 
         sample::modify(&data, 42)?;
@@ -54,25 +54,25 @@ impl Args {
         let r2 = backup(&repo, &opts)?;
         println!(
             "4. changed one script, appended to the database, added a file; second backup: snapshot {}, {} files re-read, {} unchanged, {} new chunks, {} stored, {:.2}s",
-            r2.id.short(), r2.files.files_changed + r2.files.files_new, r2.files.files_unmodified,
+            r2.id.short(), r2.stats.files_changed + r2.stats.files_new, r2.stats.files_unmodified,
             r2.written.blobs_new, human(r2.written.bytes_new_stored), r2.seconds
         );
 
         repo.load_index()?;
         let target = tmp.path().join("restored");
         let (_, latest) = repo.resolve_snapshot("latest")?;
-        let rs = restore(&repo, &latest, &RestoreOptions { target: target.clone(), ..Default::default() })?;
+        let rs = restore(&repo, &latest, &RestoreOptions { target: target.clone(), ..Default::default() })?.stats;
         println!("5. restored the latest snapshot: {} files, {} in {:.2}s", rs.files, human(rs.bytes), rs.seconds);
 
         let t = Instant::now();
         let n = sample::compare_trees(&data, &target.join("app-data"))
             .map_err(|e| anyhow::anyhow!("restore differs: {e}"))?;
-        let check = cairn::verify::check(&repo, true)?;
+        let check = cairn::ops::check::check(&repo, true)?;
         anyhow::ensure!(check.is_ok(), "check found problems: {:?}", check.errors);
         println!("6. verified: {n} files byte-exact with mode and mtime; check --read-data read {} blobs, no errors ({:.2}s)", check.blobs_read, t.elapsed().as_secs_f64());
 
         let snaps: Vec<_> = repo.list_snapshots()?.into_iter().map(|(_, s)| s).collect();
-        let st = cairn::stats::stats(&repo, &snaps, true)?;
+        let st = cairn::ops::stats::stats(&repo, &snaps, true)?;
         println!(
             "7. repository: 2 snapshots of {} logical, {} stored; dedup {:.2}x, compression {:.2}x",
             human(st.logical_bytes),
@@ -88,8 +88,7 @@ impl Args {
 /// The SQLite part: a live WAL database snapshotted page by page, changed,
 /// snapshotted again, and restored with every verification.
 fn sqlite_demo(repo_dir: &std::path::Path, dir: &std::path::Path) -> Result<()> {
-    use cairn::sqlite::capture::CaptureOptions;
-    use cairn::sqlite::restore::{restore_db, DbRestoreOptions};
+    use cairn::source::SourceSpec;
     let db = dir.join("app.sqlite");
     let c = rusqlite::Connection::open(&db)?;
     c.execute_batch(
@@ -109,18 +108,15 @@ fn sqlite_demo(repo_dir: &std::path::Path, dir: &std::path::Path) -> Result<()> 
     };
     add_episodes(2000)?;
     let mut repo = Repository::open_local(repo_dir, Some(&|| Ok("demo password".to_string())))?;
-    let opts = BackupOptions {
-        paths: vec![format!("sqlite:{}", db.display()).into()],
-        sqlite: CaptureOptions::default(),
-        ..Default::default()
-    };
+    let spec = SourceSpec { source: &cairn::source::sqlite::Sqlite, location: db.clone().into() };
+    let opts = BackupOptions { sources: vec![spec], ..Default::default() };
     let r1 = backup(&repo, &opts)?;
-    let m = &r1.databases[0].1;
+    let m = &r1.reports[0].json;
     println!(
         "8. SQLite: snapshot of a live WAL database ({} pages, {}) in one read transaction held {} ms; {} stored",
-        m.page_count,
-        human(m.db_size()),
-        m.hold_ms,
+        m["pages"],
+        human(m["bytes"].as_u64().unwrap_or(0)),
+        m["hold_ms"],
         human(r1.written.bytes_new_stored)
     );
     add_episodes(20)?;
@@ -130,12 +126,13 @@ fn sqlite_demo(repo_dir: &std::path::Path, dir: &std::path::Path) -> Result<()> 
         "9. added 1% more episodes; next snapshot stored {} new pages, {} ({:.2}% of the database)",
         r2.written.blobs_new,
         human(r2.written.bytes_new_stored),
-        r2.written.bytes_new_stored as f64 * 100.0 / r2.databases[0].1.db_size() as f64
+        r2.written.bytes_new_stored as f64 * 100.0 / r2.snapshot.summary.bytes.max(1) as f64
     );
     repo.load_index()?;
-    let node = repo.load_tree(&r2.snapshot.tree)?.into_iter().next().expect("the database node");
     let target = dir.join("restored.sqlite");
-    let rep = restore_db(&repo, &node, &DbRestoreOptions { target, ..Default::default() })?;
-    println!("10. restored it to {}; verified: {}", rep.path.display(), rep.checks.join(", "));
+    let sqlite = &cairn::source::sqlite::Sqlite;
+    let rep = cairn::ops::restore::restore_one(&repo, &r2.snapshot, sqlite, &target, &Default::default())?;
+    let checks: Vec<&str> = rep.json["checks"].as_array().into_iter().flatten().filter_map(|c| c.as_str()).collect();
+    println!("10. restored it to {}; verified: {}", target.display(), checks.join(", "));
     Ok(())
 }

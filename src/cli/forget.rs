@@ -2,7 +2,7 @@
 
 use super::print_json;
 use anyhow::Result;
-use cairn::forget::{execute, plan, GroupBy};
+use cairn::ops::forget::{execute, plan, GroupBy};
 use cairn::retention::Policy;
 use cairn::Repository;
 
@@ -101,12 +101,12 @@ impl Args {
             return Ok(p);
         }
         // No --keep-* at all: the saved policy, else the operations guide's.
-        Ok(cairn::retention::load_saved(repo)?.unwrap_or_else(Policy::guide))
+        Ok(cairn::repo::policies::load(repo)?.unwrap_or_else(Policy::guide))
     }
 
     pub fn run(self, repo: &Repository) -> Result<i32> {
         let policy = self.policy(repo)?;
-        let by: GroupBy = self.group_by.parse()?;
+        let by: GroupBy = self.group_by.parse().map_err(|e| anyhow::anyhow!("--group-by: {e}"))?;
         let tz = jiff::tz::TimeZone::get(&self.tz).map_err(|e| {
             cairn::Error::InvalidArgument(format!(
                 "--tz {:?} is not a known time zone (e.g. UTC, Europe/Berlin): {e}",
@@ -118,7 +118,7 @@ impl Args {
         // of the kind is ever saved.
         let groups = plan(repo, &policy, by, &tz)?;
         if self.save_policy && !self.dry_run {
-            cairn::retention::save(repo, &policy)?;
+            cairn::repo::policies::save(repo, &policy)?;
             if !self.json {
                 println!("saved as the repository's retention policy");
             }

@@ -2,9 +2,9 @@
 
 use anyhow::Result;
 use cairn::chunker::ChunkerParams;
-use cairn::config::{Config, DEFAULT_COMPRESSION, DEFAULT_PACK_SIZE};
-use cairn::crypto::{Cipher, KdfParams};
+use cairn::repo::config::{Config, DEFAULT_COMPRESSION, DEFAULT_PACK_SIZE};
 use cairn::repo::NewKey;
+use cairn::seal::crypto::{Cipher, KdfParams};
 use cairn::Repository;
 use std::path::PathBuf;
 
@@ -32,14 +32,32 @@ pub struct Args {
     /// The AEAD for every object: XAES-256-GCM (AES-256-GCM with a derived
     /// key per nonce; fastest with AES instructions) or XChaCha20-Poly1305
     /// (fastest without them).
-    #[arg(long, value_enum, default_value_t = Cipher::Xaes256Gcm)]
-    cipher: Cipher,
+    #[arg(long, value_enum, default_value_t = CipherArg::Xaes256Gcm)]
+    cipher: CipherArg,
     /// Argon2id memory in KiB for the first key.
     #[arg(long, default_value_t = KdfParams::default().memory_kib)]
     kdf_memory_kib: u32,
     /// Argon2id passes for the first key.
     #[arg(long, default_value_t = KdfParams::default().iterations)]
     kdf_iterations: u32,
+}
+
+/// `--cipher` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CipherArg {
+    #[value(name = "xaes-256-gcm")]
+    Xaes256Gcm,
+    #[value(name = "xchacha20-poly1305")]
+    XChaCha20Poly1305,
+}
+
+impl From<CipherArg> for Cipher {
+    fn from(c: CipherArg) -> Cipher {
+        match c {
+            CipherArg::Xaes256Gcm => Cipher::Xaes256Gcm,
+            CipherArg::XChaCha20Poly1305 => Cipher::XChaCha20Poly1305,
+        }
+    }
 }
 
 impl Args {
@@ -51,7 +69,7 @@ impl Args {
 /// Argon2id parameters from `--kdf-memory-kib` and `--kdf-iterations`,
 /// checked with the flag named.
 pub fn kdf_params(memory_kib: u32, iterations: u32) -> Result<KdfParams> {
-    use cairn::crypto::{KDF_ITERATIONS, KDF_MEMORY_KIB};
+    use cairn::seal::crypto::{KDF_ITERATIONS, KDF_MEMORY_KIB};
     within("--kdf-memory-kib", memory_kib, KDF_MEMORY_KIB)?;
     within("--kdf-iterations", iterations, KDF_ITERATIONS)?;
     Ok(KdfParams { memory_kib, iterations, parallelism: 1 })
@@ -96,7 +114,7 @@ impl Args {
             None
         } else {
             let params = self.kdf()?;
-            Some(NewKey { password: pw.get_new()?, params, cipher: self.cipher })
+            Some(NewKey { password: pw.get_new()?, params, cipher: self.cipher.into() })
         };
         let repo = Repository::init_local(&path, config, key)?;
         let how = if self.no_encryption { "plaintext (--no-encryption)" } else { "encrypted" };

@@ -2,8 +2,9 @@
 
 use super::{get_password, print_json};
 use anyhow::Result;
-use cairn::crypto::KdfParams;
-use cairn::{keys, Repository};
+use cairn::repo::keys;
+use cairn::seal::crypto::KdfParams;
+use cairn::Repository;
 use std::path::PathBuf;
 
 #[derive(clap::Subcommand)]

@@ -2,7 +2,7 @@
 
 use super::print_json;
 use anyhow::Result;
-use cairn::tree::{Node, NodeKind};
+use cairn::format::tree::{Node, NodeKind};
 use cairn::Repository;
 use std::path::{Path, PathBuf};
 
@@ -24,7 +24,7 @@ fn kind(n: &Node) -> &'static str {
         NodeKind::File => "file",
         NodeKind::Dir => "dir",
         NodeKind::Symlink => "symlink",
-        NodeKind::Sqlite => "sqlite",
+        k => cairn::source::by_node(k).map(|s| s.name()).unwrap_or("unknown"),
     }
 }
 
@@ -68,8 +68,8 @@ impl Args {
             }
             _ => (snap.tree.clone(), PathBuf::new()),
         };
-        repo.walk(&tree, &prefix, &mut |path, node| {
-            self.print(path, node);
+        cairn::source::reach::entries(&mut |id| repo.read_blob(id), &tree, &mut |path, node| {
+            self.print(&prefix.join(path), node);
             Ok(())
         })?;
         Ok(0)

@@ -16,6 +16,7 @@ mod restore;
 mod select;
 mod snapshots;
 mod stats;
+pub mod words;
 
 use anyhow::Result;
 use cairn::Repository;
@@ -200,20 +201,7 @@ fn open_without_index(repo: Option<PathBuf>, pw: &Password) -> Result<Repository
 }
 
 /// Bytes in binary units, for people.
-pub fn human(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = bytes as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{v:.2} {}", UNITS[u])
-    }
-}
+pub use cairn::sys::human;
 
 /// Print `value` as one line of JSON.
 pub fn print_json<T: serde::Serialize>(value: &T) {

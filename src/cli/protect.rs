@@ -13,9 +13,9 @@ impl Args {
     pub fn run(self, repo: &Repository, protect: bool) -> Result<i32> {
         let (id, _) = repo.resolve_snapshot(&self.snapshot)?;
         if protect {
-            cairn::marks::protect(repo, &id)?;
+            cairn::repo::marks::protect(repo, &id)?;
             println!("snapshot {} is protected: forget will never remove it", id.short());
-        } else if cairn::marks::unprotect(repo, &id)? {
+        } else if cairn::repo::marks::unprotect(repo, &id)? {
             println!("snapshot {} is no longer protected", id.short());
         } else {
             println!("snapshot {} was not protected", id.short());

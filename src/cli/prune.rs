@@ -2,7 +2,7 @@
 
 use super::{human, print_json};
 use anyhow::Result;
-use cairn::gc::{plan, run as run_prune, PruneOptions, DEFAULT_MAX_UNUSED};
+use cairn::ops::prune::{plan, run as run_prune, PruneOptions, DEFAULT_MAX_UNUSED};
 use cairn::Repository;
 
 #[derive(clap::Args)]

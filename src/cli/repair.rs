@@ -2,7 +2,7 @@
 
 use super::print_json;
 use anyhow::Result;
-use cairn::repair::{repair_index, RepairOptions};
+use cairn::ops::repair::{repair_index, RepairOptions};
 use cairn::Repository;
 
 #[derive(clap::Subcommand)]

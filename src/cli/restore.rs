@@ -2,10 +2,8 @@
 
 use super::{human, print_json};
 use anyhow::Result;
-use cairn::restore::{restore, RestoreOptions};
-use cairn::sqlite::restore::{restore_db, DbRestoreOptions};
-use cairn::sqlite::Assertion;
-use cairn::tree::NodeKind;
+use cairn::ops::restore::{restore, restore_one, RestoreOptions};
+use cairn::source::sqlite::Assertion;
 use cairn::Repository;
 use std::path::PathBuf;
 
@@ -51,63 +49,43 @@ pub struct Args {
 
 impl Args {
     pub fn run(self, repo: &Repository) -> Result<i32> {
-        let assertions: Vec<Assertion> = self.assertions.iter().map(|a| a.parse()).collect::<Result<_, _>>()?;
+        let assertions: Vec<Assertion> = self
+            .assertions
+            .iter()
+            .map(|a| a.parse().map_err(|e| anyhow::anyhow!("--assert: {e}")))
+            .collect::<Result<_, _>>()?;
         let sel = self.at.select(repo, self.snapshot.clone())?;
         let (id, snap) = (sel.id, sel.snapshot);
-        let db_opts = |target: PathBuf| DbRestoreOptions {
-            target,
-            overwrite: self.overwrite,
+        let sqlite = cairn::source::sqlite::RestoreOptions {
             keep_rollback: self.keep_rollback,
             switch_symlink: self.switch_symlink.clone(),
-            assertions: assertions.clone(),
+            assertions,
         };
+        let sources = cairn::source::RestoreOptions { overwrite: self.overwrite, sqlite };
         let start = std::time::Instant::now();
-        let databases: Vec<_> =
-            repo.load_tree(&snap.tree)?.into_iter().filter(|n| n.kind == NodeKind::Sqlite).collect();
         if let Some(path) = &self.sqlite_target {
-            let node = match databases.as_slice() {
-                [one] => one,
-                [] => {
-                    return Err(cairn::Error::InvalidArgument(format!(
-                        "snapshot {} holds no SQLite database: use --target DIR",
-                        id.short()
-                    ))
-                    .into())
-                }
-                _ => {
-                    return Err(cairn::Error::InvalidArgument(format!(
-                        "snapshot {} holds {} databases: use --target DIR",
-                        id.short(),
-                        databases.len()
-                    ))
-                    .into())
-                }
-            };
-            let r = restore_db(repo, node, &db_opts(path.clone()))?;
-            let note = sel.note.clone();
+            let r = restore_one(repo, &snap, &cairn::source::sqlite::Sqlite, path, &sources)?;
             if self.json {
-                print_json(&serde_json::json!({"snapshot_id": id.to_hex(), "selected": note, "database": r}));
+                print_json(&serde_json::json!({"snapshot_id": id.to_hex(), "selected": sel.note, "database": r.json}));
             } else {
-                print_db(&r, start.elapsed().as_secs_f64());
+                println!("{} in {:.2}s", r.text, start.elapsed().as_secs_f64());
             }
             return Ok(0);
         }
         let target = self.target.clone().expect("clap requires --target or --sqlite-target");
-        let opts = RestoreOptions { target: target.clone(), include: self.include.clone(), overwrite: self.overwrite };
-        let s = restore(repo, &snap, &opts)?;
-        // Databases at the top level go through the verified path too.
-        let mut reports = Vec::new();
-        for node in &databases {
-            let name = <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(&node.name);
-            let wanted = self.include.is_empty()
-                || self.include.iter().any(|g| g.trim_start_matches('/') == name.to_string_lossy());
-            if wanted {
-                reports.push(restore_db(repo, node, &db_opts(target.join(name)))?);
-            }
-        }
+        let opts = RestoreOptions {
+            target: target.clone(),
+            include: self.include.clone(),
+            overwrite: self.overwrite,
+            sources,
+        };
+        let r = restore(repo, &snap, &opts)?;
+        let s = &r.stats;
         if self.json {
+            let databases: Vec<&serde_json::Value> =
+                r.reports.iter().filter(|p| p.group == "databases").map(|p| &p.json).collect();
             print_json(
-                &serde_json::json!({"snapshot_id": id.to_hex(), "selected": sel.note, "target": target, "stats": s, "databases": reports}),
+                &serde_json::json!({"snapshot_id": id.to_hex(), "selected": sel.note, "target": target, "stats": s, "databases": databases}),
             );
         } else {
             println!(
@@ -120,27 +98,10 @@ impl Args {
                 s.symlinks,
                 s.seconds
             );
-            for r in &reports {
-                print_db(r, start.elapsed().as_secs_f64());
+            for p in &r.reports {
+                println!("{}", p.text);
             }
         }
         Ok(0)
-    }
-}
-
-fn print_db(r: &cairn::sqlite::restore::DbRestoreReport, secs: f64) {
-    println!(
-        "restored database {} ({}, {} pages, {}) in {secs:.2}s; verified: {}",
-        r.path.display(),
-        r.mode,
-        r.pages,
-        human(r.bytes),
-        r.checks.join(", ")
-    );
-    if let Some(rb) = &r.rollback {
-        println!("rollback copy of the replaced database: {}", rb.display());
-    }
-    if let Some(l) = &r.symlink {
-        println!("{} now points to {}", l.display(), r.path.display());
     }
 }

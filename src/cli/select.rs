@@ -2,7 +2,7 @@
 //! point in time with `--at`, narrowed to one source with `--source`.
 
 use anyhow::Result;
-use cairn::select::{select, Query, Selected};
+use cairn::ops::select::{select, Query, Selected};
 use cairn::Repository;
 
 #[derive(clap::Args)]

@@ -2,7 +2,7 @@
 
 use super::{human, print_json};
 use anyhow::Result;
-use cairn::snapshot::Snapshot;
+use cairn::format::snapshot::Snapshot;
 use cairn::{Id, Repository};
 use serde_json::{json, Value};
 
@@ -22,7 +22,7 @@ pub fn snapshot_json(id: &Id, s: &Snapshot) -> Value {
         "hostname": s.hostname,
         "username": s.username,
         "tags": s.tags,
-        "sources": s.sources.iter().map(|x| json!({"kind": format!("{:?}", x.kind).to_lowercase(), "path": x.path})).collect::<Vec<_>>(),
+        "sources": s.sources.iter().map(|x| json!({"kind": cairn::source::name_of(x.kind), "path": x.path})).collect::<Vec<_>>(),
         "tree": s.tree.iter().map(|t| t.to_hex()).collect::<Vec<_>>(),
         "parent": s.parent.map(|p| p.to_hex()),
         "summary": {"files": s.summary.files, "dirs": s.summary.dirs, "symlinks": s.summary.symlinks, "bytes": s.summary.bytes},

@@ -2,7 +2,7 @@
 
 use super::{human, print_json};
 use anyhow::Result;
-use cairn::stats::stats;
+use cairn::ops::stats::stats;
 use cairn::Repository;
 
 #[derive(clap::Args)]

@@ -13,7 +13,7 @@
 //!
 //! Nothing decoded from storage is used without passing through `decode`.
 
-use crate::error::FormatError;
+use crate::format::FormatError;
 use bincode::Options;
 use serde::de::DeserializeOwned;
 use serde::Serialize;

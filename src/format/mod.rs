@@ -5,6 +5,13 @@
 //! `decode` is the one decoder of structured bytes read from storage.
 
 pub mod decode;
+pub mod error;
+pub mod id;
+pub mod snapshot;
+pub mod tree;
+
+pub use error::FormatError;
+pub use id::Id;
 
 /// Repository format version written by this build. Readers refuse a larger
 /// one. Versions 1 (plaintext only) and 2 (no XAES-256-GCM) are still read.

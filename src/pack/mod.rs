@@ -5,11 +5,12 @@
 //!
 //! A pack's name is the BLAKE3 of its complete bytes (`data/<2 hex>/<64 hex>`).
 
+pub mod index;
 pub mod packer;
 
-use crate::error::FormatError;
+use crate::format::id::Id;
+use crate::format::FormatError;
 use crate::format::*;
-use crate::id::Id;
 use crate::seal::Sealer;
 use serde::{Deserialize, Serialize};
 
@@ -96,7 +97,7 @@ pub fn new_pack_buffer(mut reuse: Vec<u8>, capacity: usize) -> Vec<u8> {
     let mut b = reuse;
     b.extend_from_slice(PACK_MAGIC);
     let mut nonce = [0u8; PACK_NONCE_LEN];
-    crate::id::random_bytes(&mut nonce);
+    crate::format::id::random_bytes(&mut nonce);
     b.extend_from_slice(&nonce);
     b
 }

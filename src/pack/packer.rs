@@ -5,10 +5,10 @@
 
 use super::{finish_pack, new_pack_buffer, pack_key, BlobEntry};
 use crate::backend::Backend;
-use crate::error::{Error, Result};
+use crate::backend::BackendError;
+use crate::format::id::Id;
 use crate::format::ObjectKind;
-use crate::id::Id;
-use crate::index::IndexPack;
+use crate::pack::index::IndexPack;
 use crate::seal::Sealer;
 use crossbeam_channel::{bounded, Receiver, Sender};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -32,7 +32,7 @@ pub struct SealedBlob {
 pub struct Uploaded {
     pub packs: Vec<IndexPack>,
     pub bytes: u64,
-    pub error: Option<Error>,
+    pub error: Option<BackendError>,
 }
 
 pub struct Packer {
@@ -165,7 +165,6 @@ impl Packer {
     }
 }
 
-fn store_pack(backend: &dyn Backend, id: &Id, bytes: &[u8]) -> Result<()> {
-    let key = pack_key(id);
-    backend.put(&key, bytes).map_err(|e| if e.is_storage_full() { Error::DiskFull { key } } else { e.into() })
+fn store_pack(backend: &dyn Backend, id: &Id, bytes: &[u8]) -> Result<(), BackendError> {
+    backend.put(&pack_key(id), bytes)
 }

@@ -1,3 +1,219 @@
-//! Sources: where backup data comes from. Today plain files and directories.
+//! Sources: what can be captured into a snapshot and restored from one.
+//!
+//! Each kind is one module implementing `Source` and one line in `KINDS`.
+//! A kind records its snapshots' sources under its `SourceKind` code and,
+//! unless it writes plain files (the `files` kind), its data as *source
+//! nodes* (`NodeKind::Source(code)`) whose one content id is a manifest
+//! blob that only the kind interprets: capturing, walking (for prune, check
+//! and stats) and restoring such a node all go through the kind.
+//! format-spec/README.md ("Node kinds") lists the codes.
 
 pub mod files;
+pub mod reach;
+pub mod sqlite;
+
+use crate::error::{Error, Result};
+use crate::format::snapshot::SourceKind;
+use crate::format::tree::{Node, NodeKind};
+use crate::pipeline::write::BlobWriter;
+use crate::repo::Repository;
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// Every source kind. A new kind: its module, and one line here.
+pub static KINDS: &[&dyn Source] = &[&files::Files, &sqlite::Sqlite];
+
+/// One kind of source.
+pub trait Source: Sync {
+    /// Its name: the `NAME:` prefix of a source argument (the files kind
+    /// needs none), the `kind` of its sources in JSON, and the type of its
+    /// nodes in `ls`.
+    fn name(&self) -> &'static str;
+    /// The code its sources are recorded under in snapshots.
+    fn kind(&self) -> SourceKind;
+    /// The node kind it writes (none for files: their nodes are the
+    /// format's own files, directories and symlinks).
+    fn node_kind(&self) -> Option<NodeKind>;
+    /// The canonical location recorded in the snapshot (an absolute path,
+    /// say) and the name of its node in the snapshot's root; checks that
+    /// the source exists.
+    fn resolve(&self, location: &OsStr) -> Result<(String, Vec<u8>)> {
+        resolve_path(Path::new(location))
+    }
+    /// Capture `location` (as resolved) into a node called `name`, storing
+    /// its data through `w`. `parent` is the node of the same name in the
+    /// parent snapshot, if any.
+    fn capture(
+        &self,
+        w: &mut BlobWriter,
+        location: &str,
+        name: Vec<u8>,
+        parent: Option<&Node>,
+        o: &CaptureOptions,
+    ) -> Result<Captured>;
+    /// Walk what a node of this kind stores (its manifest and every blob
+    /// the manifest names), for `reach::walk`.
+    fn reach(&self, walk: &mut reach::Walk, node: &Node, path: &Path) -> Result<()> {
+        let _ = (walk, node, path);
+        Ok(())
+    }
+    /// Restore a node of this kind to `target`, verified before it appears
+    /// there.
+    fn restore(&self, repo: &Repository, node: &Node, target: &Path, o: &RestoreOptions) -> Result<Report> {
+        let _ = (repo, node, o);
+        Err(Error::InvalidArgument(format!(
+            "{}: {} sources cannot be restored one by one",
+            target.display(),
+            self.name()
+        )))
+    }
+}
+
+/// Options of each kind's capture, given by the caller.
+#[derive(Debug, Clone, Default)]
+pub struct CaptureOptions {
+    /// Re-read every file, ignoring the parent snapshot.
+    pub force: bool,
+    pub sqlite: sqlite::CaptureOptions,
+}
+
+/// Options of each kind's restore.
+#[derive(Debug, Clone, Default)]
+pub struct RestoreOptions {
+    /// Replace what is at the target.
+    pub overwrite: bool,
+    pub sqlite: sqlite::RestoreOptions,
+}
+
+/// Counts a capture adds to the backup's summary.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct CaptureStats {
+    pub files_new: u64,
+    pub files_changed: u64,
+    pub files_unmodified: u64,
+    pub dirs: u64,
+    pub symlinks: u64,
+    /// Bytes read from the source.
+    pub bytes_read: u64,
+    /// Bytes the source holds (file sizes, database sizes).
+    pub bytes_logical: u64,
+}
+
+impl CaptureStats {
+    pub fn add(&mut self, o: &CaptureStats) {
+        self.files_new += o.files_new;
+        self.files_changed += o.files_changed;
+        self.files_unmodified += o.files_unmodified;
+        self.dirs += o.dirs;
+        self.symlinks += o.symlinks;
+        self.bytes_read += o.bytes_read;
+        self.bytes_logical += o.bytes_logical;
+    }
+}
+
+/// A kind's own account of something it captured or restored (a database:
+/// its pages, journal mode, checks), for the caller to show.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Report {
+    /// The group it is shown in (`databases`).
+    pub group: &'static str,
+    pub json: serde_json::Value,
+    /// One line for people.
+    pub text: String,
+}
+
+/// What capturing one source produced.
+pub struct Captured {
+    /// None when there was nothing to store (a socket, say).
+    pub node: Option<Node>,
+    pub stats: CaptureStats,
+    pub report: Option<Report>,
+    pub warnings: Vec<String>,
+}
+
+/// A source argument, parsed once: `PATH` (files and directories), or
+/// `NAME:LOCATION` for another kind (`sqlite:/srv/app.db`).
+#[derive(Clone)]
+pub struct SourceSpec {
+    pub source: &'static dyn Source,
+    pub location: OsString,
+}
+
+impl std::fmt::Debug for SourceSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.display())
+    }
+}
+
+impl SourceSpec {
+    /// Parse a source argument.
+    pub fn parse(arg: &OsStr) -> SourceSpec {
+        for s in KINDS.iter().filter(|s| s.node_kind().is_some()) {
+            if let Some(rest) = arg.as_bytes().strip_prefix(s.name().as_bytes()).and_then(|r| r.strip_prefix(b":")) {
+                return SourceSpec { source: *s, location: OsStr::from_bytes(rest).to_os_string() };
+            }
+        }
+        SourceSpec::path(arg)
+    }
+
+    /// Files and directories at `path`.
+    pub fn path(path: impl AsRef<OsStr>) -> SourceSpec {
+        SourceSpec { source: &files::Files, location: path.as_ref().to_os_string() }
+    }
+
+    /// As it would be written on the command line.
+    pub fn display(&self) -> String {
+        display(self.source, &self.location.to_string_lossy())
+    }
+}
+
+/// `location` of `source` as a source argument (`sqlite:/x.db`, `/srv/scripts`).
+pub fn display(source: &dyn Source, location: &str) -> String {
+    match source.node_kind() {
+        Some(_) => format!("{}:{location}", source.name()),
+        None => location.to_string(),
+    }
+}
+
+/// The kind recorded under `kind`.
+pub fn by_kind(kind: SourceKind) -> Option<&'static dyn Source> {
+    KINDS.iter().copied().find(|s| s.kind() == kind)
+}
+
+/// The kind whose nodes are `kind`.
+pub fn by_node(kind: NodeKind) -> Option<&'static dyn Source> {
+    KINDS.iter().copied().find(|s| s.node_kind() == Some(kind))
+}
+
+/// The name of the kind recorded under `kind` (its code if unknown).
+pub fn name_of(kind: SourceKind) -> String {
+    by_kind(kind).map(|s| s.name().to_string()).unwrap_or_else(|| format!("kind-{}", kind.0))
+}
+
+/// The kind of a source node, or an error naming the node.
+pub fn of_node(node: &Node, path: &Path) -> Result<&'static dyn Source> {
+    by_node(node.kind).ok_or_else(|| {
+        Error::format(
+            format!("entry {}", path.display()),
+            crate::format::FormatError::Invalid(format!("node kind {:?} is unknown to this cairn", node.kind)),
+        )
+    })
+}
+
+/// A source at a path: made absolute, checked to exist, named by its base name.
+pub fn resolve_path(p: &Path) -> Result<(String, Vec<u8>)> {
+    let abs = std::path::absolute(p).map_err(|e| Error::SourceRead { path: p.to_path_buf(), source: e })?;
+    std::fs::symlink_metadata(&abs).map_err(|e| Error::SourceRead { path: p.to_path_buf(), source: e })?;
+    let name = abs.file_name().map(|n| n.as_bytes().to_vec()).unwrap_or_else(|| b"root".to_vec());
+    Ok((abs.display().to_string(), name))
+}
+
+/// `.NAME.TAG-RANDOM` beside `path`: a temporary name no one else uses
+/// (restores write there first and rename into place).
+pub fn sibling(path: &Path, tag: &str) -> PathBuf {
+    let mut r = [0u8; 6];
+    crate::format::id::random_bytes(&mut r);
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    path.with_file_name(format!(".{name}.{tag}-{}", hex::encode(r)))
+}

@@ -1,0 +1,12 @@
+//! The operations a user runs, each over a `Repository` and the sources:
+//! backup, restore, check, forget, prune, repair, stats, and choosing a
+//! snapshot. The CLI is a thin layer over these.
+
+pub mod backup;
+pub mod check;
+pub mod forget;
+pub mod prune;
+pub mod repair;
+pub mod restore;
+pub mod select;
+pub mod stats;
