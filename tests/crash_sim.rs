@@ -130,12 +130,16 @@ fn every_crash(
     step(w, &mut open(counter.clone())).unwrap_or_else(|e| panic!("{name} fails without a crash: {e}"));
     let writes = counter.writes();
     assert!(writes > 0, "{name} wrote nothing");
+    let mut crashes = 0;
     for k in 0..writes {
         for land in [false, true] {
             let what = format!("{name} crashed at write {k} of {writes} (landed: {land})");
             let b = Arc::new(CrashBackend::new(base.clone(), k, land));
             let _ = step(w, &mut open(b.clone()));
-            assert!(b.crashed(), "{what}: the crash point was not reached");
+            // Blobs reach the packer in the order sealing threads finish, so
+            // pack boundaries, and the count of writes, can differ by one
+            // from the counting run: then the step simply finished.
+            crashes += b.crashed() as usize;
             let survivors = b.survivors();
             if check_survivors {
                 w.assert_whole(&survivors, &what);
@@ -148,7 +152,8 @@ fn every_crash(
             w.assert_whole(&objects(&*mem), &format!("{what}, then {name} and prune again"));
         }
     }
-    eprintln!("{name}: crashed at each of {writes} writes, twice");
+    assert!(crashes + 2 >= 2 * writes, "{name}: only {crashes} of {} crash points were reached", 2 * writes);
+    eprintln!("{name}: crashed at {crashes} of {} points ({writes} writes, in flight lost or landed)", 2 * writes);
 }
 
 #[test]
