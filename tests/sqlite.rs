@@ -4,6 +4,7 @@
 //! the live file untouched, point-in-time selection and bad input.
 
 mod common;
+use common::appdb::{make_app_db, query_i64};
 use common::*;
 use rusqlite::Connection;
 use std::fs;
@@ -95,12 +96,6 @@ fn start_writer(dir: &Path, db: &Path, mode: &str) -> (Child, PathBuf) {
     (child, stop)
 }
 
-fn query_i64(db: &Path, sql: &str) -> i64 {
-    let c = Connection::open(db).unwrap();
-    c.busy_timeout(Duration::from_secs(60)).unwrap();
-    c.query_row(sql, [], |r| r.get(0)).unwrap()
-}
-
 fn backup_db(repo: &Path, db: &Path, extra: &[&str]) -> serde_json::Value {
     let out = ok(cairn(repo).args(["backup", "--json"]).args(extra).arg(format!("sqlite:{}", db.display())));
     serde_json::from_str(out.trim()).unwrap()
@@ -148,35 +143,6 @@ fn live_writer_wal_mode() {
 #[test]
 fn live_writer_rollback_journal_mode() {
     live_writer("delete");
-}
-
-/// The application's schema in small: projects, episodes with a creation time.
-fn make_app_db(path: &Path, episodes: usize) {
-    let c = Connection::open(path).unwrap();
-    c.execute_batch(
-        "PRAGMA journal_mode=wal; PRAGMA foreign_keys=on;
-         CREATE TABLE projects(id INTEGER PRIMARY KEY, name TEXT NOT NULL);
-         CREATE TABLE episodes(id INTEGER PRIMARY KEY, project_id INTEGER NOT NULL REFERENCES projects(id),
-                               created_at INTEGER NOT NULL, body TEXT);
-         CREATE INDEX episodes_project ON episodes(project_id);",
-    )
-    .unwrap();
-    let tx = c.unchecked_transaction().unwrap();
-    for p in 0..20 {
-        tx.execute("INSERT INTO projects(id, name) VALUES (?1, ?2)", (p, format!("project {p}"))).unwrap();
-    }
-    for e in 0..episodes {
-        // Some incompressible text too, so the repository needs several packs.
-        let noise: String =
-            (0..40).map(|i| format!("{:08x}", (e * 7919 + i * 104729) as u64 * 2654435761 % 4294967291)).collect();
-        let body = format!("INT. WRITERS ROOM - NIGHT. Episode {e}. {} {noise}", "Dialogue and action. ".repeat(20));
-        tx.execute(
-            "INSERT INTO episodes(project_id, created_at, body) VALUES (?1, ?2, ?3)",
-            ((e % 20) as i64, e as i64, body),
-        )
-        .unwrap();
-    }
-    tx.commit().unwrap();
 }
 
 #[test]

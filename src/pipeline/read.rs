@@ -45,11 +45,7 @@ pub type Deliver<'a> = dyn Fn(&Id, std::result::Result<&[u8], &Error>) + Sync + 
 /// Read every blob in `ids` (each once; duplicates are read once) and hand
 /// it to `deliver`, with its verified plaintext or the reason it could not
 /// be read. Blobs arrive in no particular order, from several threads.
-pub fn read_blobs(
-    repo: &Repository,
-    ids: &[Id],
-    deliver: &Deliver,
-) -> ReadStats {
+pub fn read_blobs(repo: &Repository, ids: &[Id], deliver: &Deliver) -> ReadStats {
     let reads = AtomicU64::new(0);
     let bytes = AtomicU64::new(0);
     let mut by_pack: HashMap<Id, Vec<(Location, Id)>> = HashMap::new();
@@ -66,9 +62,9 @@ pub fn read_blobs(
         ranges.extend(coalesce(blobs));
     }
     // Large ranges first, so the last thread is not left with one.
-    ranges.sort_by_key(|r| std::cmp::Reverse(span(r).1));
-    ranges.par_iter().for_each(|range| {
-        let (start, len) = span(range);
+    ranges.sort_by_key(|r| std::cmp::Reverse(r.len));
+    ranges.par_iter().for_each(|Range { start, len, blobs: range }| {
+        let (start, len) = (*start, *len);
         reads.fetch_add(1, Ordering::Relaxed);
         match repo.backend().get_range(&pack_key(&range[0].0.pack), start, len) {
             Ok(b) => {
@@ -99,24 +95,24 @@ pub fn read_blobs(
     ReadStats { range_reads: reads.into_inner(), bytes_read: bytes.into_inner() }
 }
 
-/// (offset, length) a range covers.
-fn span(r: &[(Location, Id)]) -> (u64, u64) {
-    let start = r[0].0.offset as u64;
-    let end = r.iter().map(|(l, _)| l.offset as u64 + l.length as u64).max().unwrap_or(start);
-    (start, end - start)
+/// One read: `len` bytes of a pack from `start`, holding `blobs`.
+struct Range {
+    start: u64,
+    len: u64,
+    blobs: Vec<(Location, Id)>,
 }
 
 /// Split blobs of one pack, sorted by offset, into ranges worth one read each.
-fn coalesce(blobs: Vec<(Location, Id)>) -> Vec<Vec<(Location, Id)>> {
-    let mut out: Vec<Vec<(Location, Id)>> = Vec::new();
+fn coalesce(blobs: Vec<(Location, Id)>) -> Vec<Range> {
+    let mut out: Vec<Range> = Vec::new();
     for b in blobs {
-        let extend = out.last().is_some_and(|r| {
-            let (s, len) = span(r);
-            b.0.offset as u64 <= s + len + GAP && b.0.offset as u64 + b.0.length as u64 - s <= MAX_RANGE
-        });
+        let (at, end) = (b.0.offset as u64, b.0.offset as u64 + b.0.length as u64);
         match out.last_mut() {
-            Some(r) if extend => r.push(b),
-            _ => out.push(vec![b]),
+            Some(r) if at <= r.start + r.len + GAP && end - r.start <= MAX_RANGE => {
+                r.len = r.len.max(end - r.start);
+                r.blobs.push(b);
+            }
+            _ => out.push(Range { start: at, len: end - at, blobs: vec![b] }),
         }
     }
     out

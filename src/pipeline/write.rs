@@ -90,7 +90,7 @@ impl<'r> BlobWriter<'r> {
                 let (rx, tx, sealer) = (job_rx.clone(), blob_tx.clone(), sealer.clone());
                 std::thread::spawn(move || {
                     for job in rx {
-                        let sealed = sealer.seal_with(job.kind, &job.data, job.dict.as_deref());
+                        let sealed = sealer.seal_with(job.kind, &job.data, job.dict.as_ref());
                         let blob = SealedBlob { id: job.id, kind: job.kind, raw_length: job.data.len() as u32, sealed };
                         if tx.send(blob).is_err() {
                             return;
@@ -208,7 +208,7 @@ impl<'r> BlobWriter<'r> {
             }
             Err(e) => return Err(e.into()),
         }
-        Ok(self.sealer.dicts().insert(id, bytes))
+        Ok(self.sealer.dicts().insert(id, bytes, self.sealer.level))
     }
 
     /// A stored dictionary to compress with (a parent snapshot's), if this

@@ -46,7 +46,7 @@ pub fn load_all(repo: &Repository) -> Result<Vec<String>> {
         }
         match read(repo, &id) {
             Ok(bytes) => {
-                repo.sealer().dicts().insert(id, bytes);
+                repo.sealer().dicts().insert(id, bytes, repo.config.compression_level);
             }
             // Removed between listing and reading: nothing uses it any more.
             Err(Error::Backend(crate::backend::BackendError::NotFound { .. })) => {}

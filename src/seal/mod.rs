@@ -29,32 +29,54 @@ thread_local! {
     // than compressing a 1 MiB chunk at level 1 (measured with perf).
     static COMPRESSOR: RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> = const { RefCell::new(None) };
     static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
-    // Contexts with a dictionary loaded (zstd keeps a digested copy inside
-    // the context, so it owns everything it needs), kept while the same
-    // dictionary is used.
-    static DICT_COMPRESSOR: RefCell<Option<(Id, i32, zstd::bulk::Compressor<'static>)>> = const { RefCell::new(None) };
-    static DICT_DECOMPRESSOR: RefCell<Option<(Id, zstd::bulk::Decompressor<'static>)>> = const { RefCell::new(None) };
+    // Contexts bound to one repository's dictionary, kept while it is used.
+    static DICT_COMPRESSOR: RefCell<Option<WithDict<zstd::bulk::Compressor<'static>>>> = const { RefCell::new(None) };
+    static DICT_DECOMPRESSOR: RefCell<Option<WithDict<zstd::bulk::Decompressor<'static>>>> = const { RefCell::new(None) };
 }
 
-fn compress_with(dict: &Dict, level: i32, raw: &[u8]) -> Option<Vec<u8>> {
+/// A zstd context that borrows a dictionary's prepared form, kept together
+/// with the `Arc` that owns it. Fields drop in order: the context first.
+struct WithDict<C> {
+    ctx: C,
+    dict: Arc<Dict>,
+}
+
+/// The prepared dictionaries of `d`, for as long as the caller holds `d`.
+fn prepared(
+    d: &Arc<Dict>,
+) -> (&'static zstd::dict::EncoderDictionary<'static>, &'static zstd::dict::DecoderDictionary<'static>) {
+    // SAFETY: the dictionaries live inside the Arc's allocation, which never
+    // moves and is freed only when the last Arc goes. Every context made
+    // from these references is stored in a `WithDict` next to a clone of
+    // that Arc and is dropped before it (field order), so no reference
+    // outlives the allocation.
+    unsafe { (&*(&d.encoder as *const _), &*(&d.decoder as *const _)) }
+}
+
+fn compress_with(dict: &Arc<Dict>, raw: &[u8]) -> Option<Vec<u8>> {
     DICT_COMPRESSOR.with(|c| {
         let mut c = c.borrow_mut();
-        if c.as_ref().is_none_or(|(id, l, _)| *id != dict.id || *l != level) {
-            *c = Some((dict.id, level, zstd::bulk::Compressor::with_dictionary(level, &dict.bytes).ok()?));
+        if c.as_ref().is_none_or(|w| !Arc::ptr_eq(&w.dict, dict)) {
+            // Drop the old context before its dictionary, then make the new one.
+            *c = None;
+            let ctx = zstd::bulk::Compressor::with_prepared_dictionary(prepared(dict).0).ok()?;
+            *c = Some(WithDict { ctx, dict: dict.clone() });
         }
-        c.as_mut()?.2.compress(raw).ok()
+        c.as_mut()?.ctx.compress(raw).ok()
     })
 }
 
-fn decompress_with(dict: &Dict, payload: &[u8], raw_len: usize) -> Result<Vec<u8>, FormatError> {
+fn decompress_with(dict: &Arc<Dict>, payload: &[u8], raw_len: usize) -> Result<Vec<u8>, FormatError> {
     DICT_DECOMPRESSOR.with(|d| {
         let mut d = d.borrow_mut();
-        if d.as_ref().is_none_or(|(id, _)| *id != dict.id) {
-            let new = zstd::bulk::Decompressor::with_dictionary(&dict.bytes);
-            *d = Some((dict.id, new.map_err(|e| FormatError::Decompress(e.to_string()))?));
+        if d.as_ref().is_none_or(|w| !Arc::ptr_eq(&w.dict, dict)) {
+            *d = None;
+            let ctx = zstd::bulk::Decompressor::with_prepared_dictionary(prepared(dict).1)
+                .map_err(|e| FormatError::Decompress(e.to_string()))?;
+            *d = Some(WithDict { ctx, dict: dict.clone() });
         }
-        let dec = &mut d.as_mut().expect("set").1;
-        dec.decompress(payload, raw_len).map_err(|e| FormatError::Decompress(e.to_string()))
+        let w = d.as_mut().expect("set");
+        w.ctx.decompress(payload, raw_len).map_err(|e| FormatError::Decompress(e.to_string()))
     })
 }
 
@@ -138,11 +160,11 @@ impl Sealer {
 
     /// `seal`, compressing with `dict` when given (codec 2: the payload is
     /// the dictionary's 8-byte tag, then a zstd frame made with it).
-    pub fn seal_with(&self, kind: ObjectKind, raw: &[u8], dict: Option<&Dict>) -> Vec<u8> {
+    pub fn seal_with(&self, kind: ObjectKind, raw: &[u8], dict: Option<&Arc<Dict>>) -> Vec<u8> {
         assert!(raw.len() <= MAX_SEALED_RAW, "object larger than 4 GiB");
         let compressed = match dict {
             _ if self.level == 0 => None,
-            Some(d) => compress_with(d, self.level, raw).map(|f| (CODEC_ZSTD_DICT, [&d.tag()[..], &f].concat())),
+            Some(d) => compress_with(d, raw).map(|f| (CODEC_ZSTD_DICT, [&d.tag()[..], &f].concat())),
             None => compress(self.level, raw).map(|f| (CODEC_ZSTD, f)),
         };
         let (codec, payload): (u8, &[u8]) = match &compressed {
@@ -316,7 +338,7 @@ mod dict_tests {
         let refs: Vec<&[u8]> = samples.iter().map(Vec::as_slice).collect();
         let bytes = crate::seal::dict::train(&refs).expect("trains");
         for s in [Sealer::new(3), Sealer::encrypted(3, Arc::new(MasterKey::random()), Cipher::Xaes256Gcm)] {
-            let d = &*s.dicts().insert(Id::hash(&bytes), bytes.clone());
+            let d = &s.dicts().insert(Id::hash(&bytes), bytes.clone(), 3);
             let page = samples[7].clone();
             let with = s.seal_with(ObjectKind::Data, &page, Some(d));
             let without = s.seal(ObjectKind::Data, &page);
@@ -340,7 +362,7 @@ mod dict_tests {
         assert!(err.contains("dictionary eeeeeeeeeeeeeeee"), "{err}");
         // Dictionaries belong to one sealer (one repository), not the process.
         let a = Sealer::new(3);
-        let d = a.dicts().insert(Id::hash(&bytes), bytes.clone());
+        let d = a.dicts().insert(Id::hash(&bytes), bytes.clone(), 3);
         let sealed = a.seal_with(ObjectKind::Data, &samples[3], Some(&d));
         assert_eq!(a.unseal(ObjectKind::Data, &sealed).unwrap(), samples[3]);
         assert!(Sealer::new(3).unseal(ObjectKind::Data, &sealed).is_err(), "another repository saw the dictionary");

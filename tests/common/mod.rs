@@ -2,6 +2,7 @@
 //! and wrapper backends (fault-injecting) around the in-memory one.
 #![allow(dead_code)]
 
+pub mod appdb;
 pub mod crash_backend;
 pub mod load;
 
