@@ -6,7 +6,8 @@
 //! - `seal` (compression, encryption, key files, dictionaries) and
 //!   `backend` (where objects are stored);
 //! - `pack`: pack files, index files and the in-memory index;
-//! - `error`, `chunker`, `retention` (pure retention rules);
+//! - `error` (one error type over the layers below), then `chunker` and
+//!   `retention` (pure retention rules);
 //! - `repo`: the repository: config, keys, marks, dictionaries, the index,
 //!   snapshots, blob reads;
 //! - `pipeline`: the write path (hash, seal, pack, store) and the read path
