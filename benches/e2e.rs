@@ -4,7 +4,8 @@
 //!
 //! `cargo bench --bench e2e` (env: BENCH_MIB=1024, BENCH_RUNS=3,
 //! BENCH_DIR=target/bench; BENCH_CLEAN_EACH=1 deletes each run's files
-//! right away, for a tmpfs BENCH_DIR). Peers: `apt-get install restic borgbackup`.
+//! right away, for a tmpfs BENCH_DIR; BENCH_CAIRN_BASE=PATH also times an
+//! earlier cairn binary in the same run). Peers: `apt-get install restic borgbackup`.
 //! All tools read from a warm page cache (the data is read once before each
 //! tool's first backup); restic always encrypts, borg runs
 //! with `-e none` and its default lz4, cairn with its defaults (encrypted).
@@ -18,56 +19,62 @@ use std::process::{Command, Stdio};
 
 struct Tool {
     name: &'static str,
-    init: fn(&Path) -> Command,
-    backup: fn(&Path, &Path, &str) -> Command,
-    restore: fn(&Path, &Path, &str) -> Command,
+    /// The program, before any argument.
+    prog: fn() -> Command,
+    init: fn(Command, &Path) -> Command,
+    backup: fn(Command, &Path, &Path, &str) -> Command,
+    restore: fn(Command, &Path, &Path, &str) -> Command,
 }
 
 fn quiet(mut c: Command, base: &Path) -> Command {
     c.stdout(Stdio::null()).stderr(Stdio::null());
-    c.env("RESTIC_PASSWORD", "bench").env("CAIRN_PASSWORD", "bench").env("XDG_CACHE_HOME", base.join("cache"));
-    c.env("BORG_BASE_DIR", base.join("borg-base")).env("BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK", "yes");
+    env(&mut c, base);
     c
 }
 
-fn cairn() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_cairn"))
+fn env(c: &mut Command, base: &Path) {
+    c.env("RESTIC_PASSWORD", "bench").env("CAIRN_PASSWORD", "bench").env("XDG_CACHE_HOME", base.join("cache"));
+    c.env("BORG_BASE_DIR", base.join("borg-base")).env("BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK", "yes");
 }
 
-fn tools() -> Vec<Tool> {
-    let mut t = vec![Tool {
-        name: "cairn",
-        init: |r| {
-            let mut c = cairn();
+fn cairn_tool(name: &'static str, prog: fn() -> Command) -> Tool {
+    Tool {
+        name,
+        prog,
+        init: |mut c, r| {
             c.arg("-r").arg(r).arg("init");
             c
         },
-        backup: |r, d, _| {
-            let mut c = cairn();
+        backup: |mut c, r, d, _| {
             c.arg("-r").arg(r).arg("backup").arg(d);
             c
         },
-        restore: |r, t, _| {
-            let mut c = cairn();
+        restore: |mut c, r, t, _| {
             c.arg("-r").arg(r).args(["restore", "latest", "--target"]).arg(t);
             c
         },
-    }];
+    }
+}
+
+fn tools() -> Vec<Tool> {
+    let mut t = vec![cairn_tool("cairn", || Command::new(env!("CARGO_BIN_EXE_cairn")))];
+    // An earlier build beside this one, in the same run (before/after).
+    if std::env::var_os("BENCH_CAIRN_BASE").is_some() {
+        t.push(cairn_tool("cairn-base", || Command::new(std::env::var_os("BENCH_CAIRN_BASE").unwrap())));
+    }
     if have("restic") {
         t.push(Tool {
             name: "restic",
-            init: |r| {
-                let mut c = Command::new("restic");
+            prog: || Command::new("restic"),
+            init: |mut c, r| {
                 c.arg("-r").arg(r).arg("init");
                 c
             },
-            backup: |r, d, _| {
-                let mut c = Command::new("restic");
+            backup: |mut c, r, d, _| {
                 c.arg("-r").arg(r).arg("backup").arg(d);
                 c
             },
-            restore: |r, t, _| {
-                let mut c = Command::new("restic");
+            restore: |mut c, r, t, _| {
                 c.arg("-r").arg(r).args(["restore", "latest", "--target"]).arg(t);
                 c
             },
@@ -76,25 +83,37 @@ fn tools() -> Vec<Tool> {
     if have("borg") {
         t.push(Tool {
             name: "borg",
-            init: |r| {
-                let mut c = Command::new("borg");
+            prog: || Command::new("borg"),
+            init: |mut c, r| {
                 c.args(["init", "-e", "none"]).arg(r);
                 c
             },
-            backup: |r, d, name| {
-                let mut c = Command::new("borg");
+            backup: |mut c, r, d, name| {
                 c.arg("create").arg(format!("{}::{name}", r.display())).arg(d);
                 c
             },
-            restore: |r, t, _| {
+            restore: |mut c, r, t, _| {
                 std::fs::create_dir_all(t).unwrap();
-                let mut c = Command::new("borg");
                 c.arg("extract").arg(format!("{}::second", std::path::absolute(r).unwrap().display())).current_dir(t);
                 c
             },
         });
     }
     t
+}
+
+/// Range reads a cairn restore of `repo` makes per GiB restored (its
+/// `--json` stats), or None for a build that does not report them.
+fn range_reads_per_gib(tool: &Tool, repo: &Path, work: &Path) -> Option<f64> {
+    let target = work.join("restore-counted");
+    let mut c = (tool.restore)((tool.prog)(), repo, &target, "second");
+    c.arg("--json").stderr(Stdio::null());
+    env(&mut c, work);
+    let out = c.output().unwrap();
+    let _ = std::fs::remove_dir_all(&target);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    let (reads, bytes) = (v["stats"]["range_reads"].as_f64()?, v["stats"]["bytes"].as_f64()?);
+    Some(reads / (bytes / (1u64 << 30) as f64))
 }
 
 fn main() {
@@ -119,12 +138,18 @@ fn main() {
             let _ = std::fs::remove_dir_all(&work);
             std::fs::create_dir_all(&work).unwrap();
             let repo = work.join("repo");
-            measure(&mut quiet((tool.init)(&repo), &work));
+            measure(&mut quiet((tool.init)((tool.prog)(), &repo), &work));
             warm(&data);
-            let (t1, m1, c1) = measure(&mut quiet((tool.backup)(&repo, &data, "first"), &work));
-            let (t2, m2, c2) = measure(&mut quiet((tool.backup)(&repo, &data, "second"), &work));
+            let (t1, m1, c1) = measure(&mut quiet((tool.backup)((tool.prog)(), &repo, &data, "first"), &work));
+            let (t2, m2, c2) = measure(&mut quiet((tool.backup)((tool.prog)(), &repo, &data, "second"), &work));
             let target = work.join("restore");
-            let (t3, m3, c3) = measure(&mut quiet((tool.restore)(&repo, &target, "second"), &work));
+            let (t3, m3, c3) = measure(&mut quiet((tool.restore)((tool.prog)(), &repo, &target, "second"), &work));
+            if run == 0 && tool.name.starts_with("cairn") {
+                match range_reads_per_gib(tool, &repo, &work) {
+                    Some(r) => eprintln!("run {run} {:<7} restore: {r:.0} range reads per GiB restored", tool.name),
+                    None => eprintln!("run {run} {:<7} restore: range reads not reported by this build", tool.name),
+                }
+            }
             let size = dir_size(&repo);
             let restored = dir_size(&target);
             assert!(restored >= logical, "{}: restored {restored} of {logical} bytes", tool.name);

@@ -50,8 +50,7 @@ fn used(text: &str) -> Vec<String> {
         if let Some(i) = code.find("crate::{") {
             let inner = &code[i + 8..];
             for part in inner.split([',', '}']) {
-                let name: String =
-                    part.trim().chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+                let name: String = part.trim().chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
                 if !name.is_empty() {
                     out.push(name);
                 }
@@ -89,7 +88,9 @@ fn every_module_uses_only_lower_layers() {
             edges += 1;
             match layer(&m) {
                 Some(l) if l < me => {}
-                Some(_) => bad.push(format!("{} (layer {me}) uses crate::{m} (layer {})", rel.display(), layer(&m).unwrap())),
+                Some(_) => {
+                    bad.push(format!("{} (layer {me}) uses crate::{m} (layer {})", rel.display(), layer(&m).unwrap()))
+                }
                 None if m == "cli" => bad.push(format!("{}: the library uses the CLI", rel.display())),
                 None => bad.push(format!("{}: crate::{m} is in no layer", rel.display())),
             }

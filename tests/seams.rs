@@ -162,3 +162,29 @@ fn prune_collects_unused_dictionaries() {
     ok(cairn(&repo).args(["check", "--read-data"]));
     restores_as(&repo, "latest", 1, tmp.path());
 }
+
+/// Chunks shared by more files than restore keeps open at once: every file
+/// still comes back whole (the writes past the bound open and close).
+#[test]
+fn restore_of_many_files_sharing_chunks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (repo, src) = (tmp.path().join("repo"), tmp.path().join("src"));
+    std::fs::create_dir_all(&src).unwrap();
+    let mut x = 7u64;
+    let body: Vec<u8> = (0..200_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    for i in 0..600 {
+        let mut b = body.clone();
+        b.extend_from_slice(format!("file {i}").as_bytes()); // its own last chunk
+        std::fs::write(src.join(format!("f{i:03}")), b).unwrap();
+    }
+    init_small(&repo);
+    common::backup(&repo, &[&src]);
+    restore_and_compare(&repo, "latest", &src, &tmp.path().join("r"));
+}

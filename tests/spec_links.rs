@@ -102,7 +102,10 @@ fn source_paths_and_cited_tests_exist() {
             let q = quoted(line);
             for pair in q.windows(2) {
                 let (file, name) = (pair[0], pair[1]);
-                if !file.ends_with(".rs") || file.contains('/') || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
+                if !file.ends_with(".rs")
+                    || file.contains('/')
+                    || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                {
                     continue;
                 }
                 cited += 1;
@@ -164,9 +167,7 @@ fn json_fields_are_documented() {
     }
     let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
     let named = |k: &str| {
-        schema.match_indices(k).any(|(i, _)| {
-            !schema[..i].ends_with(word) && !schema[i + k.len()..].starts_with(word)
-        })
+        schema.match_indices(k).any(|(i, _)| !schema[..i].ends_with(word) && !schema[i + k.len()..].starts_with(word))
     };
     let missing: Vec<&String> = all.iter().filter(|k| !named(k)).collect();
     assert!(all.len() > 40, "only {} keys seen", all.len());
