@@ -43,7 +43,7 @@ fn init_refuses_a_used_directory() {
 fn newer_format_version() {
     let (_tmp, repo, _, _) = populated();
     let mut cfg = fs::read(repo.join("config")).unwrap();
-    cfg[8] = 4; // version field, little endian, right after the magic
+    cfg[8] = cairn::format::REPO_VERSION as u8 + 1; // version field, little endian, right after the magic
     fs::write(repo.join("config"), &cfg).unwrap();
     let before = digest(&repo);
     let (_, err) = fails(cairn(&repo).arg("snapshots"));

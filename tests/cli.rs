@@ -74,7 +74,7 @@ fn json_schemas_and_cat_and_stats() {
     assert_eq!(snaps[1]["parent"], Value::Null, "second backup has another host, so no parent");
 
     let cfg = json(&ok(cairn(&repo).args(["cat", "config"])));
-    assert_eq!(cfg["version"], 3);
+    assert_eq!(cfg["version"], cairn::format::REPO_VERSION);
     assert_eq!(cfg["encryption"], "Xaes256Gcm");
     assert_eq!(cfg["chunker"]["avg"], 512 * 1024);
     let snap = json(&ok(cairn(&repo).args(["cat", "snapshot", s0["short_id"].as_str().unwrap()])));

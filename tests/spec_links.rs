@@ -132,21 +132,6 @@ fn slug_follows_github() {
 /// README's schema section, so a field added in code is documented.
 #[test]
 fn json_fields_are_documented() {
-    use serde_json::Value;
-    fn keys(v: &Value, out: &mut Vec<String>) {
-        match v {
-            Value::Object(m) => {
-                for (k, v) in m {
-                    out.push(k.clone());
-                    keys(v, out);
-                }
-            }
-            Value::Array(a) => a.iter().for_each(|v| keys(v, out)),
-            _ => {}
-        }
-    }
-    let readme = fs::read_to_string(root().join("README.md")).unwrap();
-    let schema = &readme[readme.find("### JSON output").unwrap()..readme.find("## Guarantees").unwrap()];
     let tmp = tempfile::tempdir().unwrap();
     let (repo, src) = (tmp.path().join("repo"), tmp.path().join("src"));
     fs::create_dir_all(src.join("d")).unwrap();
@@ -159,17 +144,7 @@ fn json_fields_are_documented() {
         common::ok(common::cairn(&repo).args(["stats", "--json"])),
         common::ok(common::cairn(&repo).args(["forget", "--keep-last", "1", "--prune", "--json"])),
     ];
-    let mut all = Vec::new();
-    for out in &outputs {
-        for line in out.lines().filter(|l| !l.trim().is_empty()) {
-            keys(&serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")), &mut all);
-        }
-    }
-    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
-    let named = |k: &str| {
-        schema.match_indices(k).any(|(i, _)| !schema[..i].ends_with(word) && !schema[i + k.len()..].starts_with(word))
-    };
-    let missing: Vec<&String> = all.iter().filter(|k| !named(k)).collect();
-    assert!(all.len() > 40, "only {} keys seen", all.len());
+    let (seen, missing) = common::undocumented_json_keys(&outputs);
+    assert!(seen > 40, "only {seen} keys seen");
     assert!(missing.is_empty(), "printed but not in the README's JSON section: {missing:?}");
 }

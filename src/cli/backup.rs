@@ -29,8 +29,9 @@ pub enum CheckArg {
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Files or directories to back up, and SQLite databases as sqlite:PATH;
-    /// each appears in the snapshot under its base name.
+    /// Files or directories to back up, SQLite databases as sqlite:PATH and
+    /// Chroma persist directories as chroma:DIR; each appears in the
+    /// snapshot under its base name.
     #[arg(required = true)]
     paths: Vec<PathBuf>,
     /// SQLite: end the read transaction and fail (writing no snapshot) rather
@@ -50,6 +51,10 @@ pub struct Args {
     /// in cairn's RSS) at about 0.3 s more per GiB.
     #[arg(long)]
     sqlite_no_mmap: bool,
+    /// Chroma: reads of a directory that changes while it is read, before
+    /// the backup fails (each after a pause twice as long as the last).
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    chroma_attempts: u32,
     /// Tag the snapshot (repeatable).
     #[arg(long = "tag")]
     tags: Vec<String>,
@@ -87,6 +92,7 @@ struct Summary<'a> {
     packs_written: u64,
     seconds: f64,
     databases: Vec<serde_json::Value>,
+    vector_stores: Vec<serde_json::Value>,
     warnings: &'a [String],
 }
 
@@ -121,9 +127,13 @@ impl Args {
             CheckArg::Off => CheckLevel::Off,
         };
         let sqlite = cairn::source::sqlite::CaptureOptions { max_hold, method, check, mmap_bytes };
+        if self.chroma_attempts == 0 {
+            anyhow::bail!("--chroma-attempts 0 would never read the directory: give 1 or more");
+        }
+        let chroma = cairn::source::chroma::CaptureOptions { attempts: self.chroma_attempts, ..Default::default() };
         let opts = BackupOptions {
             sources: self.paths.iter().map(|p| SourceSpec::parse(p.as_os_str())).collect(),
-            capture: CaptureOptions { force: self.force, sqlite },
+            capture: CaptureOptions { force: self.force, sqlite, chroma },
             tags: self.tags,
             time,
             host: self.host,
@@ -152,6 +162,7 @@ impl Args {
             packs_written: r.written.packs,
             seconds: r.seconds,
             databases: r.reports.iter().filter(|p| p.group == "databases").map(|p| p.json.clone()).collect(),
+            vector_stores: r.reports.iter().filter(|p| p.group == "vector_stores").map(|p| p.json.clone()).collect(),
             warnings: &r.warnings,
         };
         if self.json {

@@ -46,6 +46,19 @@ impl Args {
         }
     }
 
+    /// A part of a source node, below it: its size, what it takes stored,
+    /// its chunking.
+    fn print_part(&self, node: &Path, p: &cairn::source::Part) {
+        let path = format!("/{}/{}", node.display(), p.path);
+        if self.json {
+            print_json(&serde_json::json!({
+                "path": path, "type": "part", "size": p.size, "stored": p.stored, "chunking": p.chunking,
+            }));
+        } else {
+            println!("{:>7} {:>12} stored {:>12} {:<16} {path}", "part", p.size, p.stored, p.chunking);
+        }
+    }
+
     pub fn run(self, repo: &Repository) -> Result<i32> {
         // With --at the snapshot is chosen by time, so a lone positional is the path.
         let (spec, path) = match (&self.at.at, &self.snapshot, &self.path) {
@@ -70,6 +83,12 @@ impl Args {
         };
         cairn::source::reach::entries(&mut |id| repo.read_blob(id), &tree, &mut |path, node| {
             self.print(&prefix.join(path), node);
+            if let NodeKind::Source(_) = node.kind {
+                let kind = cairn::source::of_node(node, path)?;
+                for p in kind.parts(repo, node)? {
+                    self.print_part(&prefix.join(path), &p);
+                }
+            }
             Ok(())
         })?;
         Ok(0)

@@ -15,13 +15,18 @@ pub struct Args {
     at: super::select::At,
     /// Directory to restore into (must be empty unless --overwrite); a
     /// SQLite database is written there under its original file name.
-    #[arg(long, required_unless_present = "sqlite_target", conflicts_with = "sqlite_target")]
+    #[arg(long, required_unless_present_any = ["sqlite_target", "chroma_target"], conflicts_with_all = ["sqlite_target", "chroma_target"])]
     target: Option<PathBuf>,
     /// Write the snapshot's SQLite database to this path, verified before it
     /// appears there. A new path is the zero-downtime mode; an existing file
     /// needs --overwrite (fast mode).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "chroma_target")]
     sqlite_target: Option<PathBuf>,
+    /// Write the snapshot's Chroma directory here: built beside it,
+    /// verified, then swapped in atomically (an existing directory needs
+    /// --overwrite; it is removed unless --keep-rollback).
+    #[arg(long)]
+    chroma_target: Option<PathBuf>,
     /// Restore only paths matching this glob (repeatable); `*` stays in one
     /// path component, `**` crosses them; a matching directory brings its contents.
     #[arg(long)]
@@ -60,9 +65,22 @@ impl Args {
             keep_rollback: self.keep_rollback,
             switch_symlink: self.switch_symlink.clone(),
             assertions,
+            skip_foreign_key_check: false,
         };
-        let sources = cairn::source::RestoreOptions { overwrite: self.overwrite, sqlite };
+        let chroma = cairn::source::chroma::RestoreOptions { keep_rollback: self.keep_rollback };
+        let sources = cairn::source::RestoreOptions { overwrite: self.overwrite, sqlite, chroma };
         let start = std::time::Instant::now();
+        if let Some(path) = &self.chroma_target {
+            let r = restore_one(repo, &snap, &cairn::source::chroma::Chroma, path, &sources)?;
+            if self.json {
+                print_json(
+                    &serde_json::json!({"snapshot_id": id.to_hex(), "selected": sel.note, "vector_store": r.json}),
+                );
+            } else {
+                println!("{} in {:.2}s", r.text, start.elapsed().as_secs_f64());
+            }
+            return Ok(0);
+        }
         if let Some(path) = &self.sqlite_target {
             let r = restore_one(repo, &snap, &cairn::source::sqlite::Sqlite, path, &sources)?;
             if self.json {
@@ -82,11 +100,11 @@ impl Args {
         let r = restore(repo, &snap, &opts)?;
         let s = &r.stats;
         if self.json {
-            let databases: Vec<&serde_json::Value> =
-                r.reports.iter().filter(|p| p.group == "databases").map(|p| &p.json).collect();
-            print_json(
-                &serde_json::json!({"snapshot_id": id.to_hex(), "selected": sel.note, "target": target, "stats": s, "databases": databases}),
-            );
+            let group = |g: &str| -> Vec<&serde_json::Value> {
+                r.reports.iter().filter(|p| p.group == g).map(|p| &p.json).collect()
+            };
+            print_json(&serde_json::json!({"snapshot_id": id.to_hex(), "selected": sel.note, "target": target,
+                "stats": s, "databases": group("databases"), "vector_stores": group("vector_stores")}));
         } else {
             println!(
                 "restored snapshot {} to {}: {} files ({}), {} dirs, {} symlinks in {:.2}s",

@@ -14,8 +14,9 @@ pub use error::FormatError;
 pub use id::Id;
 
 /// Repository format version written by this build. Readers refuse a larger
-/// one. Versions 1 (plaintext only) and 2 (no XAES-256-GCM) are still read.
-pub const REPO_VERSION: u32 = 3;
+/// one. Versions 1 (plaintext only), 2 (no XAES-256-GCM) and 3 (no Chroma
+/// nodes) are still read.
+pub const REPO_VERSION: u32 = 4;
 
 /// First 8 bytes of the `config` object; the format version follows in plaintext
 /// so that an older reader can refuse a newer repository before decoding anything.
@@ -123,6 +124,8 @@ pub enum ObjectKind {
     Dictionary = 11,
     /// `policies/<id>`: the saved retention policy (format 3).
     Policy = 12,
+    /// A Chroma directory snapshot's manifest (format 4).
+    ChromaManifest = 13,
 }
 
 impl ObjectKind {
@@ -140,12 +143,13 @@ impl ObjectKind {
             10 => Self::DeletionMarks,
             11 => Self::Dictionary,
             12 => Self::Policy,
+            13 => Self::ChromaManifest,
             _ => return None,
         })
     }
     /// Kinds stored as blobs inside packs (listed in pack trailers and index files).
     pub fn is_blob(self) -> bool {
-        matches!(self, Self::Data | Self::Tree | Self::SqliteManifest | Self::PageList)
+        matches!(self, Self::Data | Self::Tree | Self::SqliteManifest | Self::PageList | Self::ChromaManifest)
     }
     pub fn name(self) -> &'static str {
         match self {
@@ -161,6 +165,7 @@ impl ObjectKind {
             Self::DeletionMarks => "deletion-marks",
             Self::Dictionary => "dictionary",
             Self::Policy => "policy",
+            Self::ChromaManifest => "chroma-manifest",
         }
     }
 }

@@ -8,6 +8,7 @@
 //! and stats) and restoring such a node all go through the kind.
 //! format-spec/README.md ("Node kinds") lists the codes.
 
+pub mod chroma;
 pub mod files;
 pub mod reach;
 pub mod sqlite;
@@ -22,7 +23,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 /// Every source kind. A new kind: its module, and one line here.
-pub static KINDS: &[&dyn Source] = &[&files::Files, &sqlite::Sqlite];
+pub static KINDS: &[&dyn Source] = &[&files::Files, &sqlite::Sqlite, &chroma::Chroma];
 
 /// One kind of source.
 pub trait Source: Sync {
@@ -58,6 +59,13 @@ pub trait Source: Sync {
         let _ = (walk, node, path);
         Ok(())
     }
+    /// What a node of this kind holds, for `ls`: one entry per stored part
+    /// (a database; a Chroma directory's files). Empty: the node is shown
+    /// alone.
+    fn parts(&self, repo: &Repository, node: &Node) -> Result<Vec<Part>> {
+        let _ = (repo, node);
+        Ok(vec![])
+    }
     /// Restore a node of this kind to `target`, verified before it appears
     /// there.
     fn restore(&self, repo: &Repository, node: &Node, target: &Path, o: &RestoreOptions) -> Result<Report> {
@@ -76,6 +84,7 @@ pub struct CaptureOptions {
     /// Re-read every file, ignoring the parent snapshot.
     pub force: bool,
     pub sqlite: sqlite::CaptureOptions,
+    pub chroma: chroma::CaptureOptions,
 }
 
 /// Options of each kind's restore.
@@ -84,6 +93,26 @@ pub struct RestoreOptions {
     /// Replace what is at the target.
     pub overwrite: bool,
     pub sqlite: sqlite::RestoreOptions,
+    pub chroma: chroma::RestoreOptions,
+}
+
+/// One part of a source node, as `ls` shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Part {
+    /// Relative to the node (`chroma.sqlite3`, `<segment>/data_level0.bin`).
+    pub path: String,
+    /// Bytes of the part as restored.
+    pub size: u64,
+    /// Bytes its distinct chunks take in packs.
+    pub stored: u64,
+    /// How it was chunked (`sqlite-pages`, `hnsw-records`, ...).
+    pub chunking: String,
+}
+
+/// Bytes the distinct chunks `ids` take in packs (unindexed ones count 0).
+pub fn stored_bytes(repo: &Repository, ids: &[crate::format::id::Id]) -> u64 {
+    let unique: std::collections::HashSet<_> = ids.iter().collect();
+    unique.into_iter().filter_map(|id| repo.locate(id)).map(|l| l.length as u64).sum()
 }
 
 /// Counts a capture adds to the backup's summary.

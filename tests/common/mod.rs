@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod appdb;
+pub mod chroma;
 pub mod crash_backend;
 pub mod load;
 
@@ -202,4 +203,38 @@ pub fn with_garbage(tmp: &Path) -> (PathBuf, PathBuf, u64) {
     ok(cairn(&repo).args(["forget", "--keep-last", "1"]));
     assert!(!snapshots(&repo).iter().any(|s| s["id"] == first.as_str()));
     (repo, data, 100)
+}
+
+/// Keys (recursively) of the JSON lines in `outputs`, and those of them the
+/// README's "JSON output" section does not name as a word.
+pub fn undocumented_json_keys(outputs: &[String]) -> (usize, Vec<String>) {
+    fn keys(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, v) in m {
+                    out.push(k.clone());
+                    keys(v, out);
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|v| keys(v, out)),
+            _ => {}
+        }
+    }
+    let readme = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let schema = &readme[readme.find("### JSON output").unwrap()..readme.find("## Guarantees").unwrap()];
+    let mut all = Vec::new();
+    for out in outputs {
+        for line in out.lines().filter(|l| !l.trim().is_empty()) {
+            keys(&serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")), &mut all);
+        }
+    }
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let named = |k: &str| {
+        schema.match_indices(k).any(|(i, _)| !schema[..i].ends_with(word) && !schema[i + k.len()..].starts_with(word))
+    };
+    let seen = all.len();
+    all.retain(|k| !named(k));
+    all.sort();
+    all.dedup();
+    (seen, all)
 }

@@ -72,6 +72,23 @@ pub fn capture(
     prev: Option<&Node>,
     opts: &CaptureOptions,
 ) -> Result<Captured> {
+    capture_with(writer, path, name, prev, opts, &mut |_| Ok(()))
+}
+
+/// Reads of a caller's own, made inside the read transaction (or on the
+/// backup API's copy), so they describe exactly the pages stored.
+pub type InTransaction<'a> = dyn FnMut(&Connection) -> Result<()> + 'a;
+
+/// `capture`, running `facts` inside the read transaction after the
+/// manifest's own facts (a Chroma directory reads its watermarks there).
+pub fn capture_with(
+    writer: &mut BlobWriter,
+    path: &Path,
+    name: Vec<u8>,
+    prev: Option<&Node>,
+    opts: &CaptureOptions,
+    facts: &mut InTransaction,
+) -> Result<Captured> {
     let meta = std::fs::metadata(path).map_err(|e| Error::SourceRead { path: path.to_path_buf(), source: e })?;
     if !meta.is_file() {
         return Err(Error::InvalidArgument(format!(
@@ -89,7 +106,7 @@ pub fn capture(
     let mut warnings = Vec::new();
     let mut sink = Sink::new(writer, prev);
     let (manifest_wo_lists, pages) = if dbpage {
-        read_dbpage(&conn, path, opts, &mut sink)?
+        read_dbpage(&conn, path, opts, &mut sink, facts)?
     } else {
         if opts.method == MethodChoice::Auto {
             warnings.push(format!(
@@ -97,7 +114,7 @@ pub fn capture(
                 path.display()
             ));
         }
-        read_backup_api(&conn, path, opts, &mut sink)?
+        read_backup_api(&conn, path, opts, &mut sink, facts)?
     };
     let mut manifest = manifest_wo_lists;
     manifest.dictionary = sink.dictionary.as_ref().map(|d| d.id);
@@ -256,11 +273,13 @@ fn read_dbpage(
     path: &Path,
     opts: &CaptureOptions,
     sink: &mut Sink,
+    facts: &mut InTransaction,
 ) -> Result<(SqliteManifest, Vec<Id>)> {
     let start = Instant::now();
     conn.execute_batch("BEGIN").map_err(SqliteError::sql(path, "starting the read transaction"))?;
     // Dropping `conn` on an error path rolls the transaction back.
     let mut m = read_facts(conn, path, opts)?;
+    facts(conn)?;
     {
         let mut one = conn
             .prepare("SELECT data FROM sqlite_dbpage WHERE pgno = ?1")
@@ -328,6 +347,7 @@ fn read_backup_api(
     path: &Path,
     opts: &CaptureOptions,
     sink: &mut Sink,
+    facts: &mut InTransaction,
 ) -> Result<(SqliteManifest, Vec<Id>)> {
     let tmp = tempfile::Builder::new()
         .prefix(".cairn-sqlite-")
@@ -350,6 +370,7 @@ fn read_backup_api(
     let source_mode: String =
         conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).map_err(SqliteError::sql(path, "reading facts"))?;
     let mut m = read_facts(&copy, path, opts)?;
+    facts(&copy)?;
     m.integrity = integrity(&copy, path, opts.check)?;
     drop(copy);
     m.journal_mode = source_mode;

@@ -106,6 +106,14 @@ impl crate::source::Source for Sqlite {
         Ok(())
     }
 
+    fn parts(&self, repo: &Repository, node: &Node) -> Result<Vec<crate::source::Part>> {
+        let (_, m) = restore::load_manifest(repo, node)?;
+        let ids = restore::page_ids(repo, node, &m)?;
+        let path = String::from_utf8_lossy(&node.name).into_owned();
+        let stored = crate::source::stored_bytes(repo, &ids);
+        Ok(vec![crate::source::Part { path, size: m.db_size(), stored, chunking: "sqlite-pages".into() }])
+    }
+
     fn restore(
         &self,
         repo: &Repository,
