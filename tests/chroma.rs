@@ -74,9 +74,16 @@ fn live_writer_every_snapshot_is_one_moment() {
     ch::make(&dir, 5_000, 3);
     let (log, stop) = (tmp.path().join("writer.log"), tmp.path().join("stop"));
     let mut w = ch::writer(&dir, &log, &stop);
+    // At least 8 operations (about 800 changes; a persist every 1,000)
+    // before each snapshot, however slow the machine.
+    let ops = || fs::read_to_string(&log).map(|s| s.lines().count()).unwrap_or(0);
     let mut snaps = Vec::new();
     for _ in 0..5 {
-        std::thread::sleep(std::time::Duration::from_millis(700));
+        let (start, t0) = (ops(), std::time::Instant::now());
+        while ops() < start + 8 {
+            assert!(t0.elapsed().as_secs() < 120, "the writer stalled at {} operations", ops());
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
         snaps.push(backup_chroma(&repo, &dir, &["--chroma-attempts", "20"]));
     }
     fs::write(&stop, b"").unwrap();
@@ -96,7 +103,7 @@ fn live_writer_every_snapshot_is_one_moment() {
         }
         states.push(live.clone());
     }
-    assert!(states.len() > 20, "the writer did only {} operations", states.len());
+    assert!(states.len() > 40, "the writer did only {} operations", states.len());
     let mut moments = Vec::new();
     for s in &snaps {
         let id = s["snapshot_id"].as_str().unwrap();

@@ -1,10 +1,12 @@
 //! Golden fixtures: repositories written by earlier builds must keep
 //! restoring byte-exact. Frozen, never rewritten: `golden-v1` (format 1,
 //! plaintext) and `golden-v2-encrypted` (format 2, XChaCha20-Poly1305, the
-//! first encrypted build). `golden-v3-xaes` (format 3, XAES-256-GCM, what
-//! `init` writes today) is regenerated only for a deliberate format change:
-//! `cargo test --release --test golden -- --ignored regenerate`. All encrypted
-//! fixtures use the password "golden password".
+//! first encrypted build) and `golden-v3-xaes` (format 3, XAES-256-GCM,
+//! files and a dictionary-compressed SQLite database). `golden-v4-chroma`
+//! (format 4, what `init` writes today: a Chroma directory with an HNSW
+//! segment) is regenerated only for a deliberate format change, with
+//! chromadb installed: `cargo test --release --test golden -- --ignored
+//! regenerate_v4`. All encrypted fixtures use the password "golden password".
 
 mod common;
 use common::*;
@@ -130,6 +132,45 @@ fn restores(name: &str, password: &str) {
         assert!(out.contains("integrity_check ok"), "{out}");
         assert_eq!(blake3::hash(&fs::read(&db).unwrap()).to_hex().as_str(), want);
     }
+}
+
+/// A Chroma directory of 1,100 items (16-d, past the first persist, so its
+/// `data_level0.bin` is split by record) in a format-4 repository.
+#[test]
+#[ignore = "rewrites the committed format-4 fixture; needs chromadb (./scripts/test installs it)"]
+fn regenerate_v4() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (repo, dir) = (tmp.path().join("repo"), tmp.path().join("chroma"));
+    common::chroma::run(&["make", &dir.to_string_lossy(), "1100", "2026", "16"]);
+    ok(cairn(&repo).env("CAIRN_PASSWORD", GOLDEN_PASSWORD).arg("init").args(FAST_KDF));
+    ok(cairn(&repo)
+        .env("CAIRN_PASSWORD", GOLDEN_PASSWORD)
+        .args(["backup", "--time", "2026-01-04T00:00:00Z", "--host", "golden"])
+        .arg(format!("chroma:{}", dir.display())));
+    let out = fixture("golden-v4-chroma");
+    let _ = fs::remove_dir_all(&out);
+    fs::create_dir_all(&out).unwrap();
+    copy_tree(&repo, &out.join("repo"));
+    fs::write(out.join("expected.json"), serde_json::to_string_pretty(&listing(&dir)).unwrap()).unwrap();
+}
+
+#[test]
+fn golden_v4_chroma_restores_byte_exact() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    copy_tree(&fixture("golden-v4-chroma").join("repo"), &repo);
+    let expected: Vec<serde_json::Value> =
+        serde_json::from_str(&fs::read_to_string(fixture("golden-v4-chroma").join("expected.json")).unwrap()).unwrap();
+    let run = |c: &mut std::process::Command| ok(c.env("CAIRN_PASSWORD", GOLDEN_PASSWORD));
+    let cfg: serde_json::Value = serde_json::from_str(&run(cairn(&repo).args(["cat", "config"]))).unwrap();
+    assert_eq!(cfg["version"], 4);
+    run(cairn(&repo).args(["check", "--read-data"]));
+    let ls = run(cairn(&repo).args(["ls", "latest"]));
+    assert!(ls.contains("hnsw-records"), "the fixture splits data_level0.bin by record: {ls}");
+    let target = tmp.path().join("chroma");
+    let out = run(cairn(&repo).args(["restore", "latest", "--chroma-target"]).arg(&target));
+    assert!(out.contains("HNSW segments consistent"), "{out}");
+    assert_eq!(listing(&target), expected);
 }
 
 #[test]

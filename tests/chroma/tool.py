@@ -2,7 +2,7 @@
 
 Items get explicit 384-d embeddings, so no model is ever downloaded.
 
-  tool.py make DIR N SEED               a collection "scripts" of N items
+  tool.py make DIR N SEED [DIM]         a collection "scripts" of N items (384-d)
   tool.py change DIR ADD UPDATE DELETE SEED
   tool.py dump DIR                      JSON: count, get() contents, fixed queries
   tool.py writer DIR LOG STOPFILE       add/update/delete until STOPFILE exists,
@@ -132,6 +132,8 @@ def ids(path):
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "make":
+        if len(args) > 3:
+            DIM = int(args[3])
         make(args[0], int(args[1]), int(args[2]))
     elif cmd == "change":
         change(args[0], int(args[1]), int(args[2]), int(args[3]), int(args[4]))

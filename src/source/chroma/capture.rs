@@ -6,7 +6,7 @@
 //! else read again after a pause, a bounded number of times.
 
 use super::hnsw::{self, Header, LINK_GROUP};
-use super::manifest::{ChromaManifest, Collection, Dir, File, Layout, BLOCK};
+use super::manifest::{ChromaManifest, Collection, Database, Dir, File, Layout, BLOCK};
 use super::ChromaError;
 use crate::error::{Error, Result};
 use crate::format::id::Id;
@@ -159,7 +159,12 @@ fn attempt(
     warnings.extend(captured.warnings);
     crate::failpoint::pause("chroma-after-sqlite");
     let mut m = ChromaManifest {
-        databases: vec![(DB_NAME.to_string(), captured.node.content[0])],
+        databases: vec![Database {
+            name: DB_NAME.to_string(),
+            manifest: captured.node.content[0],
+            mode: captured.node.mode,
+            mtime_ns: captured.node.mtime_ns,
+        }],
         dirs: vec![],
         files: vec![],
         collections: facts.collections,
@@ -299,11 +304,7 @@ pub fn capture(
     if !meta.is_dir() || !std::fs::metadata(&db).is_ok_and(|m| m.is_file()) {
         return Err(ChromaError::NotChroma(dir.to_path_buf()).into());
     }
-    let parent_db = parent.and_then(|p| p.databases.iter().find(|d| d.0 == DB_NAME)).map(|d| {
-        let mut n = Node::new(DB_NAME.as_bytes(), crate::source::sqlite::NODE_KIND);
-        n.content = vec![d.1];
-        n
-    });
+    let parent_db = parent.and_then(|p| p.databases.iter().find(|d| d.name == DB_NAME)).map(Database::node);
     let attempts = o.chroma.attempts.max(1);
     let mut pause = o.chroma.backoff;
     for n in 1..=attempts {

@@ -15,8 +15,8 @@ pub const BLOCK: usize = 4096;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChromaManifest {
-    /// SQLite databases (`chroma.sqlite3`): name in the directory, SQLite manifest blob.
-    pub databases: Vec<(String, Id)>,
+    /// SQLite databases (`chroma.sqlite3`).
+    pub databases: Vec<Database>,
     /// Subdirectories (segment directories), parents before children.
     pub dirs: Vec<Dir>,
     /// Every other regular file.
@@ -28,6 +28,27 @@ pub struct ChromaManifest {
     pub vector_segments: Vec<String>,
     /// Reads needed until nothing changed during one (1 = the first).
     pub attempts: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Database {
+    /// Its name in the directory.
+    pub name: String,
+    /// Its SQLite manifest blob (format-spec/sqlite.md).
+    pub manifest: Id,
+    pub mode: u32,
+    pub mtime_ns: i64,
+}
+
+impl Database {
+    /// The SQLite node it would be on its own, for the SQLite kind.
+    pub fn node(&self) -> crate::format::tree::Node {
+        let mut n = crate::format::tree::Node::new(self.name.as_bytes(), crate::source::sqlite::NODE_KIND);
+        n.content = vec![self.manifest];
+        n.mode = self.mode;
+        n.mtime_ns = self.mtime_ns;
+        n
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -111,7 +132,7 @@ impl Validate for ChromaManifest {
     /// sizes need.
     fn validate(&self) -> std::result::Result<(), String> {
         let mut seen = std::collections::HashSet::new();
-        let names = self.databases.iter().map(|d| &d.0).chain(self.dirs.iter().map(|d| &d.path));
+        let names = self.databases.iter().map(|d| &d.name).chain(self.dirs.iter().map(|d| &d.path));
         for p in names.chain(self.files.iter().map(|f| &f.path)) {
             if !safe_path(p) {
                 return Err(format!("path {p:?} leaves the directory"));
@@ -174,7 +195,7 @@ mod tests {
 
     fn m(files: Vec<File>, dirs: Vec<Dir>) -> ChromaManifest {
         ChromaManifest {
-            databases: vec![("chroma.sqlite3".into(), Id::hash(b"m"))],
+            databases: vec![Database { name: "chroma.sqlite3".into(), manifest: Id::hash(b"m"), mode: 0, mtime_ns: 0 }],
             dirs,
             files,
             collections: vec![],

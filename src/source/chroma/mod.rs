@@ -99,10 +99,8 @@ impl Source for Chroma {
             Ok(m) => m,
             Err(e) => return walk.failed(id, path, e),
         };
-        for (name, db) in &m.databases {
-            let mut n = Node::new(name.as_bytes(), crate::source::sqlite::NODE_KIND);
-            n.content = vec![*db];
-            crate::source::sqlite::Sqlite.reach(walk, &n, &path.join(name))?;
+        for db in &m.databases {
+            crate::source::sqlite::Sqlite.reach(walk, &db.node(), &path.join(&db.name))?;
         }
         for f in &m.files {
             let fpath = path.join(&f.path);
@@ -141,10 +139,8 @@ impl Source for Chroma {
     fn parts(&self, repo: &Repository, node: &Node) -> Result<Vec<crate::source::Part>> {
         let m = restore::load_manifest(repo, node)?;
         let mut parts = Vec::new();
-        for (name, id) in &m.databases {
-            let mut n = Node::new(name.as_bytes(), crate::source::sqlite::NODE_KIND);
-            n.content = vec![*id];
-            parts.extend(crate::source::sqlite::Sqlite.parts(repo, &n)?);
+        for db in &m.databases {
+            parts.extend(crate::source::sqlite::Sqlite.parts(repo, &db.node())?);
         }
         for f in &m.files {
             let ids: Vec<Id> = restore::plan(repo, f)?.into_iter().map(|p| p.0).collect();

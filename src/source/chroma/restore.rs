@@ -169,12 +169,13 @@ fn build(repo: &Repository, m: &ChromaManifest, tmp: &Path) -> Result<(u64, Vec<
         move |source| Error::from(ChromaError::TargetWrite { path: p, source })
     };
     let mut checks = Vec::new();
-    for (name, id) in &m.databases {
-        let mut node = Node::new(name.as_bytes(), crate::source::sqlite::NODE_KIND);
-        node.content = vec![*id];
+    for db in &m.databases {
         let opts = crate::source::sqlite::RestoreOptions { skip_foreign_key_check: true, ..Default::default() };
-        let r = crate::source::sqlite::restore::restore_db(repo, &node, &tmp.join(name), false, &opts)?;
-        checks.extend(r.checks.iter().map(|c| format!("{name}: {c}")));
+        let path = tmp.join(&db.name);
+        let r = crate::source::sqlite::restore::restore_db(repo, &db.node(), &path, false, &opts)?;
+        checks.extend(r.checks.iter().map(|c| format!("{}: {c}", db.name)));
+        fs::set_permissions(&path, fs::Permissions::from_mode(db.mode & 0o7777)).map_err(tw(&path))?;
+        filetime::set_file_mtime(&path, filetime(db.mtime_ns)).map_err(tw(&path))?;
     }
     for d in &m.dirs {
         fs::create_dir(tmp.join(&d.path)).map_err(tw(&tmp.join(&d.path)))?;
@@ -275,6 +276,7 @@ pub fn restore_dir(
         }
     };
     let _ = fs::set_permissions(&tmp, fs::Permissions::from_mode(node.mode & 0o7777));
+    let _ = filetime::set_file_mtime(&tmp, filetime(node.mtime_ns));
     let rollback = swap(&tmp, target, exists).inspect_err(|_| {
         let _ = fs::remove_dir_all(&tmp);
     })?;
