@@ -53,7 +53,8 @@ fn script_files(dir: &Path, from: usize, n: usize, seed: u64) {
         let len = 2_000 + rng.below(30_000) as usize;
         let sub = dir.join(format!("season-{}", i / 200));
         std::fs::create_dir_all(&sub).unwrap();
-        std::fs::write(sub.join(format!("episode-{i:05}.fountain")), cairn::sample::script_text(&mut rng, len)).unwrap();
+        std::fs::write(sub.join(format!("episode-{i:05}.fountain")), cairn::sample::script_text(&mut rng, len))
+            .unwrap();
     }
 }
 
@@ -88,7 +89,11 @@ impl Stack {
     fn stage_cmd(&self, parts: &[&str]) -> String {
         let mut s = String::from("set -e; ");
         if parts.contains(&"db") {
-            s += &format!("rm -f {0}/app.db; sqlite3 {1} \".backup '{0}/app.db'\"; ", self.stage.display(), self.db.display());
+            s += &format!(
+                "rm -f {0}/app.db; sqlite3 {1} \".backup '{0}/app.db'\"; ",
+                self.stage.display(),
+                self.db.display()
+            );
         }
         if parts.contains(&"chroma") {
             s += &format!("rm -rf {0}/chroma; cp -a {1} {0}/chroma; ", self.stage.display(), self.chroma.display());
@@ -147,12 +152,22 @@ fn main() {
     if let Ok(spec) = std::env::var("BENCH_STACK_STEP") {
         return run_step(&spec);
     }
-    let (mib, items, nfiles, hours): (u64, usize, usize, usize) =
-        (env_or("BENCH_DB_MIB", 512), env_or("BENCH_ITEMS", 50_000), env_or("BENCH_FILES", 2_000), env_or("BENCH_HOURS", 12));
-    let base = std::path::absolute(PathBuf::from(env_or("BENCH_DIR", "target/bench".to_string())).join("stack")).unwrap();
+    let (mib, items, nfiles, hours): (u64, usize, usize, usize) = (
+        env_or("BENCH_DB_MIB", 512),
+        env_or("BENCH_ITEMS", 50_000),
+        env_or("BENCH_FILES", 2_000),
+        env_or("BENCH_HOURS", 12),
+    );
+    let base =
+        std::path::absolute(PathBuf::from(env_or("BENCH_DIR", "target/bench".to_string())).join("stack")).unwrap();
     let _ = std::fs::remove_dir_all(&base);
     std::fs::create_dir_all(base.join("stage")).unwrap();
-    let s = Stack { files: base.join("scripts"), db: base.join("app.db"), chroma: base.join("chroma"), stage: base.join("stage") };
+    let s = Stack {
+        files: base.join("scripts"),
+        db: base.join("app.db"),
+        chroma: base.join("chroma"),
+        stage: base.join("stage"),
+    };
     let d = |p: &Path| p.display().to_string();
     eprintln!("generating: {mib} MiB database, {items} Chroma items, {nfiles} script files in {}", base.display());
     step(&["db".into(), d(&s.db), mib.to_string()]);
@@ -170,7 +185,8 @@ fn main() {
     let components: [&[&str]; 3] = [&["files"], &["db"], &["chroma"]];
     // metric -> tool -> values
     let mut results: BTreeMap<String, BTreeMap<&str, Vec<f64>>> = BTreeMap::new();
-    let mut put = |m: &str, t: &'static str, v: f64| results.entry(m.to_string()).or_default().entry(t).or_default().push(v);
+    let mut put =
+        |m: &str, t: &'static str, v: f64| results.entry(m.to_string()).or_default().entry(t).or_default().push(v);
     let repo = |name: &str, part: &str| base.join(format!("repo-{name}-{part}"));
     for &(k, name) in &kinds {
         init(k, &repo(name, "stack"));
@@ -185,9 +201,28 @@ fn main() {
         if hour > 0 {
             step(&["activity".into(), d(&s.db), (1000 + hour).to_string()]);
             let (add, update, delete) = (items / 200, items / 200, items / 1000);
-            tool(&["change".into(), d(&s.chroma), add.to_string(), update.to_string(), delete.to_string(), hour.to_string()]);
-            step(&["files".into(), d(&s.files), (nfiles + hour * nfiles / 200).to_string(), (nfiles / 200).to_string(), hour.to_string()]);
-            step(&["files".into(), d(&s.files), (hour * 7 % nfiles).to_string(), (nfiles / 200).to_string(), (100 + hour).to_string()]);
+            tool(&[
+                "change".into(),
+                d(&s.chroma),
+                add.to_string(),
+                update.to_string(),
+                delete.to_string(),
+                hour.to_string(),
+            ]);
+            step(&[
+                "files".into(),
+                d(&s.files),
+                (nfiles + hour * nfiles / 200).to_string(),
+                (nfiles / 200).to_string(),
+                hour.to_string(),
+            ]);
+            step(&[
+                "files".into(),
+                d(&s.files),
+                (hour * 7 % nfiles).to_string(),
+                (nfiles / 200).to_string(),
+                (100 + hour).to_string(),
+            ]);
         }
         for &(k, name) in &kinds {
             warm(&base);
@@ -221,7 +256,12 @@ fn main() {
         std::fs::create_dir_all(&target).unwrap();
         let r = repo(name, "stack");
         let cmd = match k {
-            Kind::Cairn => format!("{} -r {} restore latest --target {}", env!("CARGO_BIN_EXE_cairn"), r.display(), target.display()),
+            Kind::Cairn => format!(
+                "{} -r {} restore latest --target {}",
+                env!("CARGO_BIN_EXE_cairn"),
+                r.display(),
+                target.display()
+            ),
             Kind::Restic => format!("restic -q -r {} restore latest --target {}", r.display(), target.display()),
             Kind::Borg => format!("cd {} && borg extract {}::h{hours}", target.display(), r.display()),
         };

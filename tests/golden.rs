@@ -3,8 +3,8 @@
 //! plaintext) and `golden-v2-encrypted` (format 2, XChaCha20-Poly1305, the
 //! first encrypted build) and `golden-v3-xaes` (format 3, XAES-256-GCM,
 //! files and a dictionary-compressed SQLite database). `golden-v4-chroma`
-//! (format 4, what `init` writes today: a Chroma directory with an HNSW
-//! segment) is regenerated only for a deliberate format change, with
+//! (format 4, what `init` writes today, plaintext: a Chroma directory with
+//! an HNSW segment) is regenerated only for a deliberate format change, with
 //! chromadb installed: `cargo test --release --test golden -- --ignored
 //! regenerate_v4`. All encrypted fixtures use the password "golden password".
 
@@ -135,16 +135,16 @@ fn restores(name: &str, password: &str) {
 }
 
 /// A Chroma directory of 1,100 items (16-d, past the first persist, so its
-/// `data_level0.bin` is split by record) in a format-4 repository.
+/// `data_level0.bin` is split by record) in a plaintext format-4 repository.
 #[test]
 #[ignore = "rewrites the committed format-4 fixture; needs chromadb (./scripts/test installs it)"]
 fn regenerate_v4() {
     let tmp = tempfile::tempdir().unwrap();
     let (repo, dir) = (tmp.path().join("repo"), tmp.path().join("chroma"));
     common::chroma::run(&["make", &dir.to_string_lossy(), "1100", "2026", "16"]);
-    ok(cairn(&repo).env("CAIRN_PASSWORD", GOLDEN_PASSWORD).arg("init").args(FAST_KDF));
+    // Plaintext, so the independent spec reader decodes it too.
+    ok(cairn(&repo).args(["init", "--no-encryption"]));
     ok(cairn(&repo)
-        .env("CAIRN_PASSWORD", GOLDEN_PASSWORD)
         .args(["backup", "--time", "2026-01-04T00:00:00Z", "--host", "golden"])
         .arg(format!("chroma:{}", dir.display())));
     let out = fixture("golden-v4-chroma");
@@ -161,9 +161,9 @@ fn golden_v4_chroma_restores_byte_exact() {
     copy_tree(&fixture("golden-v4-chroma").join("repo"), &repo);
     let expected: Vec<serde_json::Value> =
         serde_json::from_str(&fs::read_to_string(fixture("golden-v4-chroma").join("expected.json")).unwrap()).unwrap();
-    let run = |c: &mut std::process::Command| ok(c.env("CAIRN_PASSWORD", GOLDEN_PASSWORD));
+    let run = |c: &mut std::process::Command| ok(c);
     let cfg: serde_json::Value = serde_json::from_str(&run(cairn(&repo).args(["cat", "config"]))).unwrap();
-    assert_eq!(cfg["version"], 4);
+    assert_eq!((&cfg["version"], &cfg["encryption"]), (&4.into(), &"None".into()));
     run(cairn(&repo).args(["check", "--read-data"]));
     let ls = run(cairn(&repo).args(["ls", "latest"]));
     assert!(ls.contains("hnsw-records"), "the fixture splits data_level0.bin by record: {ls}");

@@ -1,8 +1,9 @@
 //! An independent reader written from format-spec/ alone (no cairn decoding
-//! code): it opens the golden fixture, decodes config, index files, packs,
-//! the snapshot and its trees byte by byte, and rebuilds every file, which
-//! must match the fixture's expected listing. If the code and the spec ever
-//! disagree, this test fails.
+//! code): it opens the golden fixtures, decodes config, index files, packs,
+//! the snapshot and its trees byte by byte — and for format 4 the Chroma
+//! manifest, its SQLite manifest, page lists and record-split HNSW file —
+//! and rebuilds every file, which must match the fixture's expected
+//! listing. If the code and the spec ever disagree, this test fails.
 
 use std::collections::HashMap;
 use std::fs;
@@ -115,25 +116,9 @@ fn walk(
     }
 }
 
-#[test]
-fn independent_reader_decodes_the_golden_fixture() {
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/golden-v1");
-    // Format 1 (plaintext); encrypted objects are covered by
-    // format-spec/encryption.md and tests/golden.rs.
-    let repo = fixture.join("repo");
-
-    let cfg = fs::read(repo.join("config")).unwrap();
-    assert_eq!(&cfg[..8], b"CAIRNCFG");
-    assert_eq!(u32::from_le_bytes(cfg[8..12].try_into().unwrap()), 1);
-    let body = open(&cfg[12..], 5);
-    let mut c = Cur(&body, 0);
-    assert_eq!(c.u32(), 1);
-    c.id();
-    assert_eq!((c.u32(), c.u32(), c.u32()), (4096, 16384, 65536));
-    let (_level, pack_size, _created) = (c.u32(), c.u32(), c.u64());
-    assert_eq!(pack_size, 65536);
-    assert!(c.done());
-
+/// Every index file, checked against its name and against each pack's
+/// trailer: blob id → where it is.
+fn load_index(repo: &Path) -> HashMap<[u8; 32], Loc> {
     let mut index = HashMap::new();
     for f in fs::read_dir(repo.join("index")).unwrap() {
         let f = f.unwrap();
@@ -158,6 +143,29 @@ fn independent_reader_decodes_the_golden_fixture() {
         }
         assert!(c.done());
     }
+    index
+}
+
+#[test]
+fn independent_reader_decodes_the_golden_fixture() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/golden-v1");
+    // Format 1 (plaintext); encrypted objects are covered by
+    // format-spec/encryption.md and tests/golden.rs.
+    let repo = fixture.join("repo");
+
+    let cfg = fs::read(repo.join("config")).unwrap();
+    assert_eq!(&cfg[..8], b"CAIRNCFG");
+    assert_eq!(u32::from_le_bytes(cfg[8..12].try_into().unwrap()), 1);
+    let body = open(&cfg[12..], 5);
+    let mut c = Cur(&body, 0);
+    assert_eq!(c.u32(), 1);
+    c.id();
+    assert_eq!((c.u32(), c.u32(), c.u32()), (4096, 16384, 65536));
+    let (_level, pack_size, _created) = (c.u32(), c.u32(), c.u64());
+    assert_eq!(pack_size, 65536);
+    assert!(c.done());
+
+    let index = load_index(&repo);
 
     let snaps: Vec<_> = fs::read_dir(repo.join("snapshots")).unwrap().map(|e| e.unwrap()).collect();
     assert_eq!(snaps.len(), 1);
@@ -201,4 +209,158 @@ fn independent_reader_decodes_the_golden_fixture() {
     want.sort();
     assert_eq!(out, want);
     assert_eq!(files as usize, want.iter().filter(|w| w.3.len() == 64).count());
+}
+
+/// The ids of a page-list blob (sqlite.md): 32-byte ids back to back.
+fn id_list(raw: &[u8]) -> Vec<[u8; 32]> {
+    assert_eq!(raw.len() % 32, 0);
+    raw.chunks(32).map(|c| c.try_into().unwrap()).collect()
+}
+
+fn listed(repo: &Path, index: &HashMap<[u8; 32], Loc>, lists: &[[u8; 32]]) -> Vec<[u8; 32]> {
+    lists.iter().flat_map(|l| id_list(&blob(repo, index, l))).collect()
+}
+
+/// A SQLite manifest (sqlite.md) → the database's bytes.
+fn sqlite_bytes(repo: &Path, index: &HashMap<[u8; 32], Loc>, id: &[u8; 32]) -> Vec<u8> {
+    let raw = blob(repo, index, id);
+    let mut c = Cur(&raw, 0);
+    let (page_size, page_count) = (c.u32() as usize, c.u64() as usize);
+    let lists = c.ids();
+    c.string(); // journal_mode
+    c.u64(); // user_version
+    c.u64(); // schema_version
+    for _ in 0..c.u64() {
+        c.string();
+        if c.u8() == 1 {
+            c.u64();
+        }
+    }
+    c.u32(); // method
+    match c.u32() {
+        0 => {}
+        1 => {
+            c.u8();
+        }
+        _ => {
+            c.string();
+        }
+    }
+    c.u64(); // hold_ms
+    c.string(); // sqlite_version
+    assert_eq!(c.u8(), 0, "the fixture's pages use no dictionary");
+    assert!(c.done());
+    let pages = listed(repo, index, &lists);
+    assert_eq!(pages.len(), page_count);
+    let out: Vec<u8> = pages.iter().flat_map(|p| blob(repo, index, p)).collect();
+    assert_eq!(out.len(), page_size * page_count);
+    out
+}
+
+#[test]
+fn independent_reader_decodes_the_chroma_fixture() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/golden-v4-chroma");
+    let repo = fixture.join("repo");
+    let cfg = fs::read(repo.join("config")).unwrap();
+    assert_eq!((&cfg[..8], u32::from_le_bytes(cfg[8..12].try_into().unwrap())), (&b"CAIRNCFG"[..], 4));
+    let body = open(&cfg[12..], 5);
+    let mut c = Cur(&body, 0);
+    assert_eq!(c.u32(), 4);
+    c.id();
+    let (_min, _avg, _max, _level, _pack, _created) = (c.u32(), c.u32(), c.u32(), c.u32(), c.u32(), c.u64());
+    assert_eq!(c.u32(), 0, "encryption None");
+    assert!(c.done());
+    let index = load_index(&repo);
+
+    let snaps: Vec<_> = fs::read_dir(repo.join("snapshots")).unwrap().map(|e| e.unwrap()).collect();
+    let raw = open(&fs::read(snaps[0].path()).unwrap(), 4);
+    let mut c = Cur(&raw, 0);
+    assert_eq!(c.u32(), 1);
+    c.u64();
+    assert_eq!(c.string(), "golden");
+    c.string();
+    (0..c.u64()).for_each(|_| drop(c.string()));
+    let sources: Vec<(u32, String)> = (0..c.u64()).map(|_| (c.u32(), c.string())).collect();
+    assert_eq!(sources.len(), 1);
+    assert_eq!(sources[0].0, 2, "source kind 2: Chroma");
+    let tree = c.ids();
+
+    // The root tree: one node of kind 4 whose one content id is the manifest.
+    let root = blob(&repo, &index, &tree[0]);
+    let mut c = Cur(&root, 0);
+    assert_eq!(c.u64(), 1);
+    assert_eq!(c.bytes(), b"chroma");
+    assert_eq!(c.u32(), 4, "node kind 4: Chroma");
+    let (_mode, _uid, _gid, _size, _mtime, _ctime, _ino, _dev) =
+        (c.u32(), c.u32(), c.u32(), c.u64(), c.u64(), c.u64(), c.u64(), c.u64());
+    let content = c.ids();
+    assert_eq!(content.len(), 1);
+    assert_eq!(index[&content[0]].kind, 13, "blob kind 13: Chroma manifest");
+
+    let raw = blob(&repo, &index, &content[0]);
+    let mut c = Cur(&raw, 0);
+    let mut out: Vec<(String, u32, i64, String)> = Vec::new();
+    for _ in 0..c.u64() {
+        let (name, manifest, mode, mtime) = (c.string(), c.id(), c.u32(), c.u64() as i64);
+        let db = sqlite_bytes(&repo, &index, &manifest);
+        out.push((name, mode, mtime, blake3::hash(&db).to_hex().to_string()));
+    }
+    for _ in 0..c.u64() {
+        let (path, mode, mtime) = (c.string(), c.u32(), c.u64() as i64);
+        out.push((path, mode, mtime, String::new()));
+    }
+    let mut split = 0;
+    for _ in 0..c.u64() {
+        let (path, mode, mtime, size) = (c.string(), c.u32(), c.u64() as i64, c.u64() as usize);
+        let bytes = match c.u32() {
+            0 => c.ids().iter().flat_map(|id| blob(&repo, &index, id)).collect::<Vec<u8>>(),
+            1 => {
+                let (stride, links, records, group) =
+                    (c.u32() as usize, c.u32() as usize, c.u64() as usize, c.u32() as usize);
+                let (link_lists, vector_lists) = (c.ids(), c.ids());
+                split += 1;
+                let mut file = vec![0u8; records * stride];
+                for (g, id) in listed(&repo, &index, &link_lists).iter().enumerate() {
+                    for (j, l) in blob(&repo, &index, id).chunks(links).enumerate() {
+                        let at = (g * group + j) * stride;
+                        file[at..at + links].copy_from_slice(l);
+                    }
+                }
+                for (i, id) in listed(&repo, &index, &vector_lists).iter().enumerate() {
+                    file[i * stride + links..(i + 1) * stride].copy_from_slice(&blob(&repo, &index, id));
+                }
+                file
+            }
+            v => panic!("layout {v} in the fixture"),
+        };
+        assert_eq!(bytes.len(), size, "{path}");
+        out.push((path, mode, mtime, blake3::hash(&bytes).to_hex().to_string()));
+    }
+    assert_eq!(split, 1, "data_level0.bin is split by record");
+    let collections: Vec<(String, String, u64)> = (0..c.u64()).map(|_| (c.string(), c.string(), c.u64())).collect();
+    assert_eq!((collections[0].1.as_str(), collections[0].2), ("scripts", 1100));
+    let watermarks: Vec<(String, u64)> = (0..c.u64()).map(|_| (c.string(), c.u64())).collect();
+    let vector_segments: Vec<String> = (0..c.u64()).map(|_| c.string()).collect();
+    assert!(watermarks.iter().any(|w| w.0 == vector_segments[0] && w.1 > 0), "the HNSW segment has persisted");
+    assert_eq!(c.u32(), 1, "attempts");
+    assert!(c.done());
+
+    let expected: Vec<serde_json::Value> =
+        serde_json::from_str(&fs::read_to_string(fixture.join("expected.json")).unwrap()).unwrap();
+    let mut want: Vec<(String, u32, i64, String)> = expected
+        .iter()
+        .map(|e| {
+            let m = e["mtime"].as_array().unwrap();
+            let ns = m[0].as_i64().unwrap() * 1_000_000_000 + m[1].as_i64().unwrap();
+            (
+                e["path"].as_str().unwrap().to_string(),
+                e["mode"].as_u64().unwrap() as u32,
+                ns,
+                e["content"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    out.sort();
+    want.sort();
+    assert_eq!(out, want);
 }
