@@ -189,26 +189,28 @@ fn independent_reader_decodes_the_golden_fixture() {
 
     let mut out = Vec::new();
     walk(&repo, &index, &tree, "", &mut out);
-    let expected: Vec<serde_json::Value> =
-        serde_json::from_str(&fs::read_to_string(fixture.join("expected.json")).unwrap()).unwrap();
-    let mut want: Vec<(String, u32, i64, String)> = expected
-        .iter()
-        .map(|e| {
-            let m = e["mtime"].as_array().unwrap();
-            let ns = m[0].as_i64().unwrap() * 1_000_000_000 + m[1].as_i64().unwrap();
-            (
-                format!("golden-data/{}", e["path"].as_str().unwrap()),
-                e["mode"].as_u64().unwrap() as u32,
-                ns,
-                e["content"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
+    let mut want = expected_listing(&fixture, "golden-data/");
     want.insert(0, out[0].clone()); // the source directory itself
     out.sort();
     want.sort();
     assert_eq!(out, want);
     assert_eq!(files as usize, want.iter().filter(|w| w.3.len() == 64).count());
+}
+
+/// A fixture's `expected.json` as (path with `prefix`, mode, mtime ns,
+/// BLAKE3 or link target).
+fn expected_listing(fixture: &Path, prefix: &str) -> Vec<(String, u32, i64, String)> {
+    let expected: Vec<serde_json::Value> =
+        serde_json::from_str(&fs::read_to_string(fixture.join("expected.json")).unwrap()).unwrap();
+    expected
+        .iter()
+        .map(|e| {
+            let m = e["mtime"].as_array().unwrap();
+            let ns = m[0].as_i64().unwrap() * 1_000_000_000 + m[1].as_i64().unwrap();
+            let content = e["content"].as_str().unwrap().to_string();
+            (format!("{prefix}{}", e["path"].as_str().unwrap()), e["mode"].as_u64().unwrap() as u32, ns, content)
+        })
+        .collect()
 }
 
 /// The ids of a page-list blob (sqlite.md): 32-byte ids back to back.
@@ -345,21 +347,7 @@ fn independent_reader_decodes_the_chroma_fixture() {
     assert_eq!(c.u32(), 1, "attempts");
     assert!(c.done());
 
-    let expected: Vec<serde_json::Value> =
-        serde_json::from_str(&fs::read_to_string(fixture.join("expected.json")).unwrap()).unwrap();
-    let mut want: Vec<(String, u32, i64, String)> = expected
-        .iter()
-        .map(|e| {
-            let m = e["mtime"].as_array().unwrap();
-            let ns = m[0].as_i64().unwrap() * 1_000_000_000 + m[1].as_i64().unwrap();
-            (
-                e["path"].as_str().unwrap().to_string(),
-                e["mode"].as_u64().unwrap() as u32,
-                ns,
-                e["content"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
+    let mut want = expected_listing(&fixture, "");
     out.sort();
     want.sort();
     assert_eq!(out, want);
