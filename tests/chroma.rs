@@ -416,3 +416,27 @@ fn format_3_repository_refuses_chroma() {
     assert!(code != 0 && err.contains("format 3") && err.contains("format 4"), "{err}");
     assert_eq!(digest(&repo), before);
 }
+
+/// Two collections (two vector segments) in one directory: both counted in
+/// the snapshot, both restored and queryable.
+#[test]
+fn two_collections_in_one_directory() {
+    python();
+    let tmp = tempfile::tempdir().unwrap();
+    let (repo, dir) = (repo_in(tmp.path()), tmp.path().join("chroma"));
+    ch::make(&dir, 1_200, 17);
+    ch::run_on("notes", &["make", &dir.to_string_lossy(), "1100", "18"]);
+    let want = digest(&dir);
+    let v = backup_chroma(&repo, &dir, &[]);
+    assert_eq!((&v["vector_stores"][0]["collections"], &v["vector_stores"][0]["items"]), (&2.into(), &2300.into()));
+    let hnsw = v["vector_stores"][0]["layouts"].as_array().unwrap().iter().filter(|l| l["chunking"] == "hnsw-records");
+    assert_eq!(hnsw.count(), 2, "{v}");
+    let out = tmp.path().join("out");
+    restore_to(&repo, "latest", &out);
+    assert_eq!(digest(&out), want);
+    let count = |c: &str| {
+        serde_json::from_str::<serde_json::Value>(&ch::run_on(c, &["ids", &out.to_string_lossy()])).unwrap()["count"]
+            .clone()
+    };
+    assert_eq!((count("scripts"), count("notes")), (1200.into(), 1100.into()));
+}

@@ -1,6 +1,7 @@
 """Drive a real ChromaDB (the pinned chromadb package) for cairn's tests.
 
-Items get explicit 384-d embeddings, so no model is ever downloaded.
+Items get explicit 384-d embeddings, so no model is ever downloaded. The
+collection is "scripts", or $CHROMA_COLLECTION.
 
   tool.py make DIR N SEED [DIM]         a collection "scripts" of N items (384-d)
   tool.py change DIR ADD UPDATE DELETE SEED
@@ -20,7 +21,7 @@ import numpy as np
 import chromadb
 
 DIM = 384
-COLLECTION = "scripts"
+COLLECTION = os.environ.get("CHROMA_COLLECTION", "scripts")
 
 
 def client(path):

@@ -37,7 +37,14 @@ fn tool() -> Command {
 
 /// Run the tool; its standard output.
 pub fn run(args: &[&str]) -> String {
-    let out = tool().args(args).stderr(Stdio::inherit()).output().expect("start python");
+    run_on("scripts", args)
+}
+
+/// Run the tool on another collection.
+pub fn run_on(collection: &str, args: &[&str]) -> String {
+    let mut c = tool();
+    c.env("CHROMA_COLLECTION", collection);
+    let out = c.args(args).stderr(Stdio::inherit()).output().expect("start python");
     assert!(out.status.success(), "tool.py {args:?} failed");
     String::from_utf8(out.stdout).unwrap()
 }
