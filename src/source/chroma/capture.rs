@@ -5,7 +5,7 @@
 //! the segment files, fingerprint again; accept only if nothing changed,
 //! else read again after a pause, a bounded number of times.
 
-use super::hnsw::{self, Header, LINK_GROUP};
+use super::hnsw::{self, Header, HeaderError, LINK_GROUP};
 use super::manifest::{ChromaManifest, Collection, Database, Dir, File, Layout, BLOCK};
 use super::ChromaError;
 use crate::error::{Error, Result};
@@ -178,13 +178,31 @@ fn attempt(
         }
     }
     check_segments(dir, &m, &before)?;
-    for (rel, p) in before.iter().filter(|(_, p)| !p.dir) {
+    // Each file is read once; a segment's `header.bin` before the
+    // `data_level0.bin` it describes (which sorts first).
+    let read = |rel: &str| {
         let path = dir.join(rel);
-        let data = std::fs::read(&path).map_err(|e| Error::SourceRead { path: path.clone(), source: e })?;
+        std::fs::read(&path).map_err(|e| Error::SourceRead { path, source: e })
+    };
+    let is_header = |rel: &str| rel.ends_with("/header.bin");
+    let mut headers = std::collections::HashMap::new();
+    for (rel, p) in before.iter().filter(|(r, p)| !p.dir && is_header(r)) {
+        let data = read(rel)?;
         if data.len() as u64 != p.size {
             return Ok(Err(rel.clone()));
         }
-        let layout = store(w, dir, rel, &data, warnings)?;
+        headers.insert(rel.clone(), data);
+    }
+    for (rel, p) in before.iter().filter(|(_, p)| !p.dir) {
+        let data = match headers.get(rel) {
+            Some(h) => h.clone(),
+            None => read(rel)?,
+        };
+        if data.len() as u64 != p.size {
+            return Ok(Err(rel.clone()));
+        }
+        let header = rel.strip_suffix("data_level0.bin").and_then(|seg| headers.get(&format!("{seg}header.bin")));
+        let layout = store(w, dir, rel, &data, header.map(|h| h.as_slice()), warnings)?;
         m.files.push(File { path: rel.clone(), mode: p.mode, mtime_ns: p.mtime_ns, size: p.size, layout });
     }
     let after = fingerprint(dir)?;
@@ -219,8 +237,7 @@ fn check_segments(dir: &Path, m: &ChromaManifest, files: &BTreeMap<String, Print
             return Err(ChromaError::SegmentMissing { dir: dir.join(seg), what: "the directory".into() }.into());
         }
     }
-    for (rel, p) in files.iter().filter(|(r, p)| p.dir && files.contains_key(&format!("{r}/header.bin"))) {
-        let _ = p;
+    for (rel, _) in files.iter().filter(|(r, p)| p.dir && files.contains_key(&format!("{r}/header.bin"))) {
         for f in ["data_level0.bin", "length.bin", "link_lists.bin"] {
             if !files.contains_key(&format!("{rel}/{f}")) {
                 return Err(ChromaError::SegmentMissing { dir: dir.join(rel), what: f.into() }.into());
@@ -230,19 +247,26 @@ fn check_segments(dir: &Path, m: &ChromaManifest, files: &BTreeMap<String, Print
     Ok(())
 }
 
-/// Store one file's bytes in the layout that suits it.
-fn store(w: &mut BlobWriter, dir: &Path, rel: &str, data: &[u8], warnings: &mut Vec<String>) -> Result<Layout> {
+/// Store one file's bytes in the layout that suits it (`header`: the
+/// segment's `header.bin`, for its `data_level0.bin`).
+fn store(
+    w: &mut BlobWriter,
+    dir: &Path,
+    rel: &str,
+    data: &[u8],
+    header: Option<&[u8]>,
+    warnings: &mut Vec<String>,
+) -> Result<Layout> {
     let name = rel.rsplit('/').next().unwrap_or(rel);
     if name == "data_level0.bin" {
-        let seg = rel.rsplit_once('/').map(|(s, _)| s).unwrap_or("");
-        let header_path = dir.join(seg).join("header.bin");
-        let header = std::fs::read(&header_path).map_err(|e| Error::SourceRead { path: header_path, source: e })?;
-        return match Header::parse(&header, data.len() as u64) {
+        let parsed = match header {
+            Some(h) => Header::parse(h, data.len() as u64),
+            None => Err(HeaderError::Unusable("its segment has no header.bin".into())),
+        };
+        return match parsed {
             Ok(h) => hnsw_layout(w, data, &h),
-            Err(why) if truncated(&header, data.len() as u64) => {
-                Err(ChromaError::Truncated { path: dir.join(rel), why }.into())
-            }
-            Err(why) => {
+            Err(HeaderError::Truncated(why)) => Err(ChromaError::Truncated { path: dir.join(rel), why }.into()),
+            Err(HeaderError::Unusable(why)) => {
                 warnings.push(format!("{}: stored as 4 KiB blocks, because {why}", dir.join(rel).display()));
                 let ids = data.chunks(BLOCK).map(|b| w.add(ObjectKind::Data, b)).collect::<Result<Vec<Id>>>()?;
                 Ok(Layout::Blocks { lists: lists(w, &ids)?, why })
@@ -255,19 +279,6 @@ fn store(w: &mut BlobWriter, dir: &Path, rel: &str, data: &[u8], warnings: &mut 
     let chunker = w.repo().config.chunker;
     let ids = chunker.cut(data).into_iter().map(|(at, len)| w.add(ObjectKind::Data, &data[at..at + len]));
     Ok(Layout::Chunks(ids.collect::<Result<Vec<Id>>>()?))
-}
-
-/// A header that is whole and self-consistent but names more records than
-/// `data_level0.bin` holds: the file was cut short.
-fn truncated(header: &[u8], len: u64) -> bool {
-    match Header::parse(header, len) {
-        Err(_) if header.len() == hnsw::HEADER_LEN => {
-            let elements = u64::from_le_bytes(header[20..28].try_into().expect("8"));
-            let stride = u64::from_le_bytes(header[28..36].try_into().expect("8"));
-            stride > 0 && elements.checked_mul(stride).is_some_and(|want| want > len)
-        }
-        _ => false,
-    }
 }
 
 fn hnsw_layout(w: &mut BlobWriter, data: &[u8], h: &Header) -> Result<Layout> {

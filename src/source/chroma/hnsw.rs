@@ -40,13 +40,32 @@ pub struct Header {
     pub ef_construction: u64,
 }
 
+/// Why a header was not accepted.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HeaderError {
+    /// The header itself is not one cairn understands (the capture falls
+    /// back to 4 KiB blocks).
+    Unusable(String),
+    /// The header is consistent but names more records than
+    /// `data_level0.bin` holds: the file was cut short.
+    Truncated(String),
+}
+
+impl std::fmt::Display for HeaderError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HeaderError::Unusable(w) | HeaderError::Truncated(w) => f.write_str(w),
+        }
+    }
+}
+
 impl Header {
     /// Parse `header.bin`; checks every field against the others and
     /// against the size of `data_level0.bin` (`level0_len`). The error says
-    /// which check failed (the capture then falls back to 4 KiB blocks).
-    pub fn parse(b: &[u8], level0_len: u64) -> Result<Header, String> {
+    /// which check failed.
+    pub fn parse(b: &[u8], level0_len: u64) -> Result<Header, HeaderError> {
         if b.len() != HEADER_LEN {
-            return Err(format!("header.bin has {} bytes, not {HEADER_LEN}", b.len()));
+            return Err(HeaderError::Unusable(format!("header.bin has {} bytes, not {HEADER_LEN}", b.len())));
         }
         let u = |o: usize| u64::from_le_bytes(b[o..o + 8].try_into().expect("8 bytes"));
         let h = Header {
@@ -65,13 +84,15 @@ impl Header {
             mult: f64::from_le_bytes(b[84..92].try_into().expect("8 bytes")),
             ef_construction: u(92),
         };
-        h.check(level0_len)?;
+        h.check_fields().map_err(HeaderError::Unusable)?;
+        h.check_size(level0_len)?;
         Ok(h)
     }
 
-    fn check(&self, level0_len: u64) -> Result<(), String> {
+    /// The fields against each other.
+    fn check_fields(&self) -> Result<(), String> {
         let links = 4u64.checked_add(self.max_m0.checked_mul(4).ok_or("maxM0 overflows")?).ok_or("maxM0 overflows")?;
-        let checks: [(bool, String); 7] = [
+        let checks: [(bool, String); 6] = [
             (self.version == 1, format!("version {} (only 1 is known)", self.version)),
             (self.offset_level0 == 0, format!("level-0 offset {} is not 0", self.offset_level0)),
             (
@@ -87,22 +108,34 @@ impl Header {
                 ),
             ),
             (self.stride <= 1 << 20, format!("stride {} is implausibly large", self.stride)),
-            // Persisted: exactly the elements; never persisted yet: the
-            // capacity's worth of records, none of them an element (seen
-            // with chromadb 1.5.9 below its first persist).
-            (
-                level0_len.is_multiple_of(self.stride.max(1))
-                    && self.elements.checked_mul(self.stride).is_some_and(|n| n <= level0_len)
-                    && level0_len / self.stride.max(1) <= self.capacity.max(self.elements),
-                format!(
-                    "data_level0.bin has {level0_len} bytes, not whole records of {} for {} to {} elements",
-                    self.stride, self.elements, self.capacity
-                ),
-            ),
         ];
         match checks.into_iter().find(|(ok, _)| !ok) {
             Some((_, why)) => Err(why),
             None => Ok(()),
+        }
+    }
+
+    /// The fields against the size of `data_level0.bin`. Persisted: exactly
+    /// the elements; never persisted yet: the capacity's worth of records,
+    /// none of them an element (seen with chromadb 1.5.9 below its first
+    /// persist). Fewer bytes than the elements need: cut short.
+    fn check_size(&self, level0_len: u64) -> Result<(), HeaderError> {
+        let why = || {
+            format!(
+                "data_level0.bin has {level0_len} bytes, not whole records of {} for {} to {} elements",
+                self.stride, self.elements, self.capacity
+            )
+        };
+        // check_fields made stride ≥ 13 and ≤ 1 MiB, so nothing here divides by 0.
+        match self.elements.checked_mul(self.stride) {
+            Some(need) if need > level0_len => Err(HeaderError::Truncated(why())),
+            Some(_)
+                if level0_len.is_multiple_of(self.stride)
+                    && level0_len / self.stride <= self.capacity.max(self.elements) =>
+            {
+                Ok(())
+            }
+            _ => Err(HeaderError::Unusable(why())),
         }
     }
 
@@ -177,14 +210,19 @@ mod tests {
         let b = header(5000, 32, 1536);
         let h = Header::parse(&b, 5000 * 1676).unwrap();
         assert_eq!((h.stride, h.data_offset, h.label_offset, h.elements), (1676, 132, 1668, 5000));
-        assert!(Header::parse(&b, 5000 * 1676 + 1).unwrap_err().contains("data_level0.bin"));
-        assert!(Header::parse(&b, 4999 * 1676).is_err(), "fewer records than elements");
+        assert!(Header::parse(&b, 5000 * 1676 + 1).unwrap_err().to_string().contains("data_level0.bin"));
+        assert!(
+            matches!(Header::parse(&b, 4999 * 1676), Err(HeaderError::Truncated(_))),
+            "fewer records than elements"
+        );
         assert!(Header::parse(&b, 5010 * 1676).is_ok(), "records up to the capacity");
         assert!(Header::parse(&b, 5011 * 1676).is_err(), "records beyond the capacity");
         assert!(Header::parse(&b[..99], 0).is_err());
         let mut bad = b.clone();
         bad[0] = 2;
-        assert!(Header::parse(&bad, 5000 * 1676).unwrap_err().contains("version"));
+        assert!(matches!(Header::parse(&bad, 5000 * 1676), Err(HeaderError::Unusable(w)) if w.contains("version")));
+        // A header cairn does not understand is never called truncated.
+        assert!(matches!(Header::parse(&bad, 10), Err(HeaderError::Unusable(_))));
         let mut bad = b.clone();
         bad[44] = 0; // data offset 0
         assert!(Header::parse(&bad, 5000 * 1676).is_err());

@@ -91,6 +91,20 @@ pub enum Layout {
     Blocks { lists: Vec<Id>, why: String },
 }
 
+impl File {
+    /// The page lists of its layout, each group with the number of ids the
+    /// group holds in all (none for `Chunks`, which lists its ids inline).
+    pub fn list_groups(&self) -> Vec<(&[Id], u64)> {
+        match &self.layout {
+            Layout::Chunks(_) => vec![],
+            Layout::Blocks { lists, .. } => vec![(lists, self.size.div_ceil(BLOCK as u64))],
+            Layout::Hnsw { elements, group, link_lists, vector_lists, .. } => {
+                vec![(link_lists, elements.div_ceil(*group as u64)), (vector_lists, *elements)]
+            }
+        }
+    }
+}
+
 impl Layout {
     /// The chunking's name, for `ls` and reports.
     pub fn name(&self) -> &'static str {

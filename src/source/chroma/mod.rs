@@ -16,7 +16,7 @@ pub use restore::RestoreOptions;
 use crate::error::Result;
 use crate::format::snapshot::SourceKind;
 use crate::format::tree::{Node, NodeKind};
-use crate::format::{ObjectKind, PAGE_LIST_IDS};
+use crate::format::ObjectKind;
 use crate::pipeline::write::BlobWriter;
 use crate::repo::Repository;
 use crate::source::reach::Walk;
@@ -104,26 +104,21 @@ impl Source for Chroma {
         }
         for f in &m.files {
             let fpath = path.join(&f.path);
-            let (lists, counts): (Vec<&Id>, Vec<u64>) = match &f.layout {
-                Layout::Chunks(ids) => {
-                    for c in ids {
-                        walk.reached(c, ObjectKind::Data, &fpath, None)?;
-                    }
-                    continue;
+            if let Layout::Chunks(ids) = &f.layout {
+                for c in ids {
+                    walk.reached(c, ObjectKind::Data, &fpath, None)?;
                 }
-                Layout::Blocks { lists, .. } => (lists.iter().collect(), per_list(lists.len(), f.size.div_ceil(4096))),
-                Layout::Hnsw { elements, group, link_lists, vector_lists, .. } => {
-                    let mut c = per_list(link_lists.len(), elements.div_ceil(*group as u64));
-                    c.extend(per_list(vector_lists.len(), *elements));
-                    (link_lists.iter().chain(vector_lists).collect(), c)
-                }
-            };
-            for (list, want) in lists.into_iter().zip(counts) {
+            }
+            let lists = f
+                .list_groups()
+                .into_iter()
+                .flat_map(|(lists, n)| lists.iter().enumerate().map(move |(i, l)| (l, ids_in_list(n, i))));
+            for (list, want) in lists {
                 if !walk.reached(list, ObjectKind::PageList, &fpath, None)? {
                     continue;
                 }
                 let Some(bytes) = walk.read(list, &fpath)? else { continue };
-                match crate::source::sqlite::manifest::decode_page_list(list, &bytes, want as usize) {
+                match crate::source::sqlite::manifest::decode_page_list(list, &bytes, want) {
                     Ok(ids) => {
                         for c in &ids {
                             walk.reached(c, ObjectKind::Data, &fpath, None)?;
@@ -180,11 +175,7 @@ impl Source for Chroma {
 }
 
 use crate::format::id::Id;
-
-/// Ids each of `lists` page lists holds, for `n` ids in all.
-fn per_list(lists: usize, n: u64) -> Vec<u64> {
-    (0..lists).map(|i| n.saturating_sub((i * PAGE_LIST_IDS) as u64).min(PAGE_LIST_IDS as u64)).collect()
-}
+use crate::source::sqlite::manifest::ids_in_list;
 
 /// Errors of the Chroma source and restore, each naming the path.
 #[derive(Debug, thiserror::Error)]

@@ -13,11 +13,10 @@ use super::ChromaError;
 use crate::error::{Error, Result};
 use crate::format::id::Id;
 use crate::format::tree::Node;
-use crate::format::PAGE_LIST_IDS;
 use crate::pipeline::read::read_blobs;
 use crate::repo::Repository;
 use crate::source::sibling;
-use crate::source::sqlite::manifest::decode_page_list;
+use crate::source::sqlite::manifest::{decode_page_list, ids_in_list};
 use std::collections::HashMap;
 use std::fs;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
@@ -48,11 +47,10 @@ pub fn load_manifest(repo: &Repository, node: &Node) -> Result<ChromaManifest> {
 }
 
 /// The ids of `lists` (page-list blobs), which together hold `n`.
-pub fn list_ids(repo: &Repository, lists: &[Id], n: u64) -> Result<Vec<Id>> {
+fn list_ids(repo: &Repository, lists: &[Id], n: u64) -> Result<Vec<Id>> {
     let mut out = Vec::with_capacity(n.min(1 << 24) as usize);
     for (i, l) in lists.iter().enumerate() {
-        let want = n.saturating_sub((i * PAGE_LIST_IDS) as u64).min(PAGE_LIST_IDS as u64) as usize;
-        out.extend(decode_page_list(l, &repo.read_blob(l)?, want)?);
+        out.extend(decode_page_list(l, &repo.read_blob(l)?, ids_in_list(n, i))?);
     }
     Ok(out)
 }
@@ -75,13 +73,16 @@ pub(super) fn plan(repo: &Repository, f: &File) -> Result<Vec<(Id, Place)>> {
             }
             v
         }
-        Layout::Blocks { lists, .. } => {
-            let ids = list_ids(repo, lists, f.size.div_ceil(BLOCK as u64))?;
+        Layout::Blocks { .. } => {
+            let [(lists, n)] = f.list_groups()[..] else { unreachable!("one group of block lists") };
+            let ids = list_ids(repo, lists, n)?;
             ids.into_iter().enumerate().map(|(i, id)| (id, Place::At((i * BLOCK) as u64))).collect()
         }
-        Layout::Hnsw { stride, links_len, elements, group, link_lists, vector_lists } => {
-            let links = list_ids(repo, link_lists, elements.div_ceil(*group as u64))?;
-            let vectors = list_ids(repo, vector_lists, *elements)?;
+        Layout::Hnsw { stride, links_len, group, .. } => {
+            let [(link_lists, nl), (vector_lists, nv)] = f.list_groups()[..] else {
+                unreachable!("link lists, then vector lists")
+            };
+            let (links, vectors) = (list_ids(repo, link_lists, nl)?, list_ids(repo, vector_lists, nv)?);
             let g = *group as usize;
             let mut v: Vec<(Id, Place)> =
                 links.into_iter().enumerate().map(|(i, id)| (id, Place::Links(i * g))).collect();

@@ -106,8 +106,13 @@ impl Validate for SqliteManifest {
 
 /// Ids the `n`-th page list of `m` must hold.
 pub fn list_len(m: &SqliteManifest, n: usize) -> usize {
-    let before = (n * PAGE_LIST_IDS) as u64;
-    (m.page_count.saturating_sub(before)).min(PAGE_LIST_IDS as u64) as usize
+    ids_in_list(m.page_count, n)
+}
+
+/// Ids the `n`-th of the page lists holding `total` ids must hold: full
+/// lists of `PAGE_LIST_IDS`, then the rest.
+pub fn ids_in_list(total: u64, n: usize) -> usize {
+    total.saturating_sub((n * PAGE_LIST_IDS) as u64).min(PAGE_LIST_IDS as u64) as usize
 }
 
 /// A page-list blob: the 32-byte ids of consecutive pages, concatenated.
