@@ -123,7 +123,8 @@ fn a_failed_backup_leaves_no_dictionary() {
     let db = tmp.path().join("app.db");
     make_app_db(&db, 12_000);
     let mem: Arc<dyn Backend> = Arc::new(MemoryBackend::new());
-    Repository::init(mem.clone(), config(1 << 20), None).unwrap();
+    // Format 4: its pages are compressed with a dictionary (format 5 frames them).
+    Repository::init(mem.clone(), config(1 << 20).with_version(4).unwrap(), None).unwrap();
     let keys = |b: &dyn Backend| b.list("").unwrap();
     let before = keys(&*mem);
     // The dictionary is the first object a backup of this database writes.
@@ -141,7 +142,8 @@ fn a_failed_backup_leaves_no_dictionary() {
 fn prune_collects_unused_dictionaries() {
     let tmp = tempfile::tempdir().unwrap();
     let (repo, db, data) = (tmp.path().join("repo"), tmp.path().join("app.db"), tmp.path().join("data"));
-    init_small(&repo);
+    // Format 4: dictionaries (format 5 frames pages instead).
+    ok(cairn(&repo).args(["init", "--repository-version", "4"]).args(common::SMALL_CHUNKS).args(common::FAST_KDF));
     make_app_db(&db, 12_000);
     ok(cairn(&repo).args(["backup", "--time", "2026-01-01T00:00:00Z"]).arg(format!("sqlite:{}", db.display())));
     state(&data, 1);

@@ -40,6 +40,10 @@ pub struct Args {
     /// Argon2id passes for the first key.
     #[arg(long, default_value_t = KdfParams::default().iterations)]
     kdf_iterations: u32,
+    /// Repository format version: 5, or 4 for a repository that builds of
+    /// format 4 can still read (no frames: larger).
+    #[arg(long, default_value_t = cairn::format::REPO_VERSION)]
+    repository_version: u32,
 }
 
 /// `--cipher` values.
@@ -108,7 +112,7 @@ impl Args {
     pub fn run(self, path: PathBuf, pw: &super::Password) -> Result<i32> {
         check_flags(&self)?;
         let chunker = ChunkerParams { min: self.chunk_min, avg: self.chunk_avg, max: self.chunk_max };
-        let config = Config::new(chunker, self.compression, self.pack_size)?;
+        let config = Config::new(chunker, self.compression, self.pack_size)?.with_version(self.repository_version)?;
         Repository::check_can_init(&path)?;
         let key = if self.no_encryption {
             None

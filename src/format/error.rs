@@ -2,7 +2,7 @@
 //! lowest layers (format, sealing, packs).
 
 /// Decoding errors of the on-disk format (sealed envelopes, packs, bincode).
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum FormatError {
     #[error("object is truncated ({len} bytes)")]
     Truncated { len: usize },

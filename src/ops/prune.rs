@@ -205,16 +205,21 @@ fn plan_once(repo: &Repository, opts: &PruneOptions) -> Result<std::result::Resu
     // view (a pack's header and trailer are neither: they are not waste).
     let mut used: HashMap<Id, u64> = HashMap::new();
     let mut unused: HashMap<Id, u64> = HashMap::new();
+    // A frame member counts its share of the frame: a frame of dead and
+    // live members is waste in that proportion, and repacking it copies
+    // the live ones into new frames.
+    let shares = index.shares();
     for i in 0..index.len() {
         let (_, loc) = index.entry(i);
+        let len = index.share(&shares, i);
         if bit(&referenced, i) {
             s.blobs_referenced += 1;
-            s.bytes_referenced += loc.length as u64;
-            *used.entry(loc.pack).or_default() += loc.length as u64;
+            s.bytes_referenced += len;
+            *used.entry(loc.pack).or_default() += len;
         } else {
             s.blobs_unreferenced += 1;
-            s.bytes_unreferenced += loc.length as u64;
-            *unused.entry(loc.pack).or_default() += loc.length as u64;
+            s.bytes_unreferenced += len;
+            *unused.entry(loc.pack).or_default() += len;
         }
     }
     let mut missing = HashSet::new();
@@ -373,6 +378,15 @@ pub fn run(repo: &Repository, plan: &Plan) -> Result<PruneResult> {
     Ok(r)
 }
 
+/// Store a copied blob as it was stored: a frame member into a new frame
+/// (with the other live members it is copied with), anything else alone.
+pub fn copy(writer: &mut BlobWriter, kind: crate::format::ObjectKind, id: Id, raw: &[u8]) -> Result<Id> {
+    match kind {
+        crate::format::ObjectKind::Frame => writer.add_small(id, raw),
+        k => writer.add_hashed(k, id, raw, None),
+    }
+}
+
 /// Phase 3: the referenced blobs of sparse packs into new packs. A pack
 /// that has gone since the plan was repacked by a concurrent prune, whose
 /// copies are indexed in files this prune does not retire: it is skipped
@@ -402,10 +416,13 @@ fn repack(repo: &Repository, plan: &Plan) -> Result<(Vec<IndexPack>, HashSet<Id>
                 }
                 other => other?,
             };
-            for (id, loc) in blobs {
+            let mut opener = repo.opener();
+            let mut blobs = blobs.clone();
+            blobs.sort_by_key(|(_, l)| l.offset);
+            for (id, loc) in &blobs {
                 let (s, e) = (loc.offset as usize, loc.offset as usize + loc.length as usize);
-                let raw = repo.open_located(id, loc, bytes.get(s..e).unwrap_or_default())?;
-                writer.add_hashed(loc.kind, *id, &raw, None)?;
+                let raw = repo.open_located_with(&mut opener, id, loc, bytes.get(s..e).unwrap_or_default())?;
+                copy(&mut writer, loc.kind, *id, &raw)?;
             }
         }
         Ok(())

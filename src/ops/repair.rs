@@ -25,7 +25,7 @@ use crate::error::{Error, Result};
 use crate::format::id::Id;
 use crate::format::PACK_FOOTER_LEN;
 use crate::pack::index::{IndexPack, MasterIndex};
-use crate::pack::{decode_trailer, open_blob, pack_key, parse_trailer, trailer_span, validate_entries, BlobEntry};
+use crate::pack::{decode_trailer, pack_key, parse_trailer, trailer_span, validate_entries, BlobEntry};
 use crate::repo::Repository;
 use rayon::prelude::*;
 use std::collections::HashMap;
@@ -153,11 +153,12 @@ fn copy_blobs(repo: &Repository, packs: &[IndexPack]) -> Result<Vec<IndexPack>> 
     let copied = (|| -> Result<()> {
         for p in packs {
             let bytes = repo.backend().get(&pack_key(&p.id))?;
+            let mut opener = repo.opener();
             for e in &p.blobs {
                 let sealed = bytes.get(e.offset as usize..e.offset as usize + e.length as usize).unwrap_or_default();
-                let raw = open_blob(e, sealed, repo.sealer()).map_err(|err| Error::format(pack_key(&p.id), err))?;
+                let raw = opener.open(e, sealed).map_err(|err| Error::format(pack_key(&p.id), err))?;
                 let kind = crate::format::ObjectKind::from_u8(e.kind).expect("validated blob kind");
-                writer.add_hashed(kind, e.id, &raw, None)?;
+                crate::ops::prune::copy(&mut writer, kind, e.id, &raw)?;
             }
         }
         Ok(())
@@ -208,9 +209,10 @@ fn read_whole(repo: &Repository, pack: &Id, known: Option<&[BlobEntry]>) -> Rebu
         }
     };
     let mut good = Vec::with_capacity(listed.len());
+    let mut opener = repo.opener();
     for e in listed {
         let sealed = bytes.get(e.offset as usize..e.offset as usize + e.length as usize).unwrap_or_default();
-        match open_blob(&e, sealed, repo.sealer()) {
+        match opener.open(&e, sealed) {
             Ok(_) => good.push(e),
             Err(err) => problems.push(format!("blob {} in pack {key}: {err}; left out of the index", e.id)),
         }

@@ -43,6 +43,9 @@ fn ratio(a: u64, b: u64) -> f64 {
 pub fn stats(repo: &Repository, snaps: &[Snapshot], whole_repo: bool) -> Result<Stats> {
     let mut s = Stats { snapshots: snaps.len() as u64, ..Default::default() };
     let mut seen: HashSet<Id> = HashSet::new();
+    let index = repo.index();
+    // A frame member's stored bytes are its share of the frame.
+    let shares = index.shares();
     for snap in snaps {
         s.logical_bytes += snap.summary.bytes;
         s.files += snap.summary.files;
@@ -51,10 +54,10 @@ pub fn stats(repo: &Repository, snaps: &[Snapshot], whole_repo: bool) -> Result<
             if r.kind == ObjectKind::Dictionary || !seen.insert(*r.id) {
                 return Ok(false);
             }
-            if let Some(loc) = repo.locate(r.id) {
+            if let Some(at) = index.position(r.id) {
                 s.unique_blobs += 1;
-                s.unique_bytes += loc.raw_length as u64;
-                s.stored_bytes += loc.length as u64;
+                s.unique_bytes += index.entry(at).1.raw_length as u64;
+                s.stored_bytes += index.share(&shares, at);
             }
             Ok(true)
         };

@@ -48,6 +48,11 @@ impl IndexFile {
     }
 }
 
+/// Each frame's total plaintext, from `MasterIndex::shares`.
+pub struct Shares {
+    frames: HashMap<(u32, u32), u64>,
+}
+
 #[derive(Clone, Copy)]
 #[repr(C)]
 struct Entry {
@@ -237,6 +242,30 @@ impl MasterIndex {
     pub fn entry(&self, position: usize) -> (Id, Location) {
         let e = &self.entries[position];
         (Id(e.id), self.location(e))
+    }
+
+    /// The stored bytes each blob accounts for: its sealed length, or for
+    /// a frame member its share of the frame, in proportion to its
+    /// plaintext length (so the shares of a frame add up to the frame, up
+    /// to rounding). Used where waste and sizes are counted (prune, stats).
+    pub fn shares(&self) -> Shares {
+        let mut frames: HashMap<(u32, u32), u64> = HashMap::new();
+        for e in &self.entries {
+            if (e.pack_kind >> KIND_SHIFT) as u8 == ObjectKind::Frame as u8 {
+                *frames.entry((e.pack_kind & PACK_MASK, e.offset)).or_default() += e.raw_length as u64;
+            }
+        }
+        Shares { frames }
+    }
+
+    /// The share of the blob at `position` (see `shares`).
+    pub fn share(&self, shares: &Shares, position: usize) -> u64 {
+        let e = &self.entries[position];
+        if (e.pack_kind >> KIND_SHIFT) as u8 != ObjectKind::Frame as u8 {
+            return e.length as u64;
+        }
+        let total = shares.frames.get(&(e.pack_kind & PACK_MASK, e.offset)).copied().unwrap_or(1).max(1);
+        (e.length as u64 * e.raw_length as u64).div_ceil(total)
     }
 
     /// Bytes of memory held per entry (the benchmark reports this).

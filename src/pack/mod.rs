@@ -5,6 +5,7 @@
 //!
 //! A pack's name is the BLAKE3 of its complete bytes (`data/<2 hex>/<64 hex>`).
 
+pub mod frame;
 pub mod index;
 pub mod packer;
 
@@ -34,10 +35,11 @@ const MIN_SEALED: u32 = (SEAL_HEADER_LEN + SEAL_CHECK_LEN) as u32;
 
 /// The entries of one pack, as a trailer or an index file lists them: known
 /// blob kinds, every blob after the header, at least an envelope long,
-/// none overlapping another, and all before `body_end` when the pack's
-/// size is known. Whoever slices a pack by these entries relies on this.
+/// none overlapping another (the members of one frame share its span
+/// exactly), and all before `body_end` when the pack's size is known.
+/// Whoever slices a pack by these entries relies on this.
 pub fn validate_entries(blobs: &[BlobEntry], body_end: Option<u64>) -> Result<(), String> {
-    let mut spans: Vec<(u64, u64, &Id)> = Vec::with_capacity(blobs.len());
+    let mut spans: Vec<(u64, u64, bool, &Id)> = Vec::with_capacity(blobs.len());
     for b in blobs {
         if !ObjectKind::from_u8(b.kind).is_some_and(ObjectKind::is_blob) {
             return Err(format!("blob {} has kind {}, which packs do not hold", b.id.short(), b.kind));
@@ -50,19 +52,21 @@ pub fn validate_entries(blobs: &[BlobEntry], body_end: Option<u64>) -> Result<()
                 b.length
             ));
         }
-        spans.push((b.offset as u64, b.offset as u64 + b.length as u64, &b.id));
+        let framed = b.kind == ObjectKind::Frame as u8;
+        spans.push((b.offset as u64, b.offset as u64 + b.length as u64, framed, &b.id));
     }
     if !spans.is_sorted() {
         spans.sort_unstable();
     }
     for w in spans.windows(2) {
-        if w[0].1 > w[1].0 {
-            return Err(format!("blobs {} and {} overlap", w[0].2.short(), w[1].2.short()));
+        let same_frame = w[0].2 && w[1].2 && (w[0].0, w[0].1) == (w[1].0, w[1].1);
+        if w[0].1 > w[1].0 && !same_frame {
+            return Err(format!("blobs {} and {} overlap", w[0].3.short(), w[1].3.short()));
         }
     }
     match (spans.last(), body_end) {
         (Some(last), Some(end)) if last.1 > end => {
-            Err(format!("blob {} ends at {}, after the pack body ({end} bytes)", last.2.short(), last.1))
+            Err(format!("blob {} ends at {}, after the pack body ({end} bytes)", last.3.short(), last.1))
         }
         _ => Ok(()),
     }
@@ -150,16 +154,11 @@ impl crate::format::decode::Validate for Trailer {
     }
 }
 
-/// Open one sealed blob of a pack and check that its plaintext hashes to its id.
+/// Open one sealed blob of a pack (or a frame member, from its frame's
+/// span) and check that its plaintext hashes to its id. To open many
+/// entries of one pack, use one `frame::Opener` for all of them.
 pub fn open_blob(entry: &BlobEntry, sealed: &[u8], sealer: &Sealer) -> Result<Vec<u8>, FormatError> {
-    let kind = ObjectKind::from_u8(entry.kind)
-        .ok_or(FormatError::WrongKind { expected: "data or tree", found: entry.kind })?;
-    let raw = sealer.unseal(kind, sealed)?;
-    let got = sealer.id(&raw);
-    if got != entry.id {
-        return Err(FormatError::HashMismatch { want: entry.id.to_hex(), got: got.to_hex() });
-    }
-    Ok(raw)
+    frame::Opener::new(sealer).open(entry, sealed)
 }
 
 #[cfg(test)]

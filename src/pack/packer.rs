@@ -25,6 +25,9 @@ pub struct SealedBlob {
     pub kind: ObjectKind,
     pub raw_length: u32,
     pub sealed: Vec<u8>,
+    /// For a frame: its members' ids and lengths, each listed with the
+    /// frame's span (`id` and `raw_length` are then unused).
+    pub members: Vec<(Id, u32)>,
 }
 
 /// What the uploaders stored; `error` is set if any upload failed.
@@ -103,13 +106,14 @@ impl Packer {
             let reuse = self.next_buffer();
             self.buf = new_pack_buffer(reuse, self.target + blob.sealed.len() + 4096);
         }
-        self.entries.push(BlobEntry {
-            id: blob.id,
-            kind: blob.kind as u8,
-            offset: self.buf.len() as u32,
-            length: blob.sealed.len() as u32,
-            raw_length: blob.raw_length,
-        });
+        let (offset, length) = (self.buf.len() as u32, blob.sealed.len() as u32);
+        if blob.members.is_empty() {
+            let raw_length = blob.raw_length;
+            self.entries.push(BlobEntry { id: blob.id, kind: blob.kind as u8, offset, length, raw_length });
+        }
+        for &(id, raw_length) in &blob.members {
+            self.entries.push(BlobEntry { id, kind: ObjectKind::Frame as u8, offset, length, raw_length });
+        }
         self.buf.extend_from_slice(&blob.sealed);
         if self.buf.len() >= self.target {
             self.seal_pack();

@@ -69,10 +69,13 @@ pub fn read_blobs(repo: &Repository, ids: &[Id], deliver: &Deliver) -> ReadStats
         match repo.backend().get_range(&pack_key(&range[0].0.pack), start, len) {
             Ok(b) => {
                 bytes.fetch_add(b.len() as u64, Ordering::Relaxed);
+                // Sorted by offset: a frame's members come in a row and
+                // the opener opens it once.
+                let mut opener = repo.opener();
                 for (loc, id) in range {
                     let at = (loc.offset as u64 - start) as usize;
                     let sealed = b.get(at..at + loc.length as usize).unwrap_or_default();
-                    match repo.open_located(id, loc, sealed) {
+                    match repo.open_located_with(&mut opener, id, loc, sealed) {
                         Ok(raw) => deliver(id, Ok(&raw)),
                         Err(e) => deliver(id, Err(&e)),
                     }

@@ -40,6 +40,16 @@ struct Job {
     kind: ObjectKind,
     data: Vec<u8>,
     dict: Option<Arc<Dict>>,
+    /// For a frame (`kind` Frame, `data` its plaintext): each member's id
+    /// and length.
+    members: Vec<(Id, u32)>,
+}
+
+/// Small chunks waiting to be sealed together as one frame.
+#[derive(Default)]
+struct OpenFrame {
+    members: Vec<(Id, u32)>,
+    data: Vec<u8>,
 }
 
 /// What a finished writer stored.
@@ -76,6 +86,9 @@ pub struct BlobWriter<'r> {
     new_dictionaries: Vec<String>,
     /// Dictionaries this writer uses that it did not create.
     reused_dictionaries: HashSet<Id>,
+    /// True if the repository's format holds frames (version 5 on).
+    frames: bool,
+    frame: OpenFrame,
     pub stats: WriteStats,
 }
 
@@ -91,7 +104,8 @@ impl<'r> BlobWriter<'r> {
                 std::thread::spawn(move || {
                     for job in rx {
                         let sealed = sealer.seal_with(job.kind, &job.data, job.dict.as_ref());
-                        let blob = SealedBlob { id: job.id, kind: job.kind, raw_length: job.data.len() as u32, sealed };
+                        let raw_length = job.data.len() as u32;
+                        let blob = SealedBlob { id: job.id, kind: job.kind, raw_length, sealed, members: job.members };
                         if tx.send(blob).is_err() {
                             return;
                         }
@@ -115,8 +129,16 @@ impl<'r> BlobWriter<'r> {
             last_reused: None,
             new_dictionaries: Vec::new(),
             reused_dictionaries: HashSet::new(),
+            frames: repo.config.version >= crate::format::FRAMES_VERSION,
+            frame: OpenFrame::default(),
             stats: WriteStats::default(),
         }
+    }
+
+    /// True if small chunks go into frames (`add_small`), so a dictionary
+    /// gains them little.
+    pub fn frames(&self) -> bool {
+        self.frames
     }
 
     /// The repository this writer stores into.
@@ -152,9 +174,62 @@ impl<'r> BlobWriter<'r> {
         }
         self.stats.blobs_new += 1;
         self.stats.bytes_new_raw += data.len() as u64;
-        let job = Job { id, kind, data: data.to_vec(), dict: dict.cloned() };
-        self.jobs.as_ref().expect("writer open").send(job).expect("sealer threads alive");
+        let job = Job { id, kind, data: data.to_vec(), dict: dict.cloned(), members: vec![] };
+        self.send(job);
         Ok(id)
+    }
+
+    /// `add_hashed` for a small data chunk (a database page, an element's
+    /// links or vector): new ones are collected into frames of about
+    /// `FRAME_TARGET` bytes, compressed together. In a repository older
+    /// than format 5, or for a chunk above `FRAME_MEMBER_MAX`, a plain blob.
+    pub fn add_small(&mut self, id: Id, data: &[u8]) -> Result<Id> {
+        use crate::format::{FRAME_MAX_MEMBERS, FRAME_MEMBER_MAX, FRAME_TARGET};
+        if !self.frames || data.len() > FRAME_MEMBER_MAX {
+            return self.add_hashed(ObjectKind::Data, id, data, None);
+        }
+        debug_assert_eq!(id, self.sealer.id(data));
+        if (self.dedup == Dedup::Index && self.stored(&id)) || !self.pending.insert(id) {
+            return Ok(id);
+        }
+        if self.failed.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(Error::PackerFailed);
+        }
+        self.stats.blobs_new += 1;
+        self.stats.bytes_new_raw += data.len() as u64;
+        self.frame.members.push((id, data.len() as u32));
+        self.frame.data.extend_from_slice(data);
+        if self.frame.data.len() >= FRAME_TARGET || self.frame.members.len() >= FRAME_MAX_MEMBERS {
+            self.close_frame();
+        }
+        Ok(id)
+    }
+
+    /// `add_small`, hashing `data` here.
+    pub fn small(&mut self, data: &[u8]) -> Result<Id> {
+        let id = self.sealer.id(data);
+        self.add_small(id, data)
+    }
+
+    /// Queue the open frame, if it holds anything.
+    fn close_frame(&mut self) {
+        let f = std::mem::take(&mut self.frame);
+        if f.members.is_empty() {
+            return;
+        }
+        let mut parts: Vec<&[u8]> = Vec::with_capacity(f.members.len());
+        let mut at = 0;
+        for (_, len) in &f.members {
+            parts.push(&f.data[at..at + *len as usize]);
+            at += *len as usize;
+        }
+        let data = crate::pack::frame::encode(&parts);
+        let first = f.members[0].0;
+        self.send(Job { id: first, kind: ObjectKind::Frame, data, dict: None, members: f.members });
+    }
+
+    fn send(&mut self, job: Job) {
+        self.jobs.as_ref().expect("writer open").send(job).expect("sealer threads alive");
     }
 
     /// True if `id` is in a pack of the loaded index that prune has not
@@ -223,6 +298,7 @@ impl<'r> BlobWriter<'r> {
     }
 
     fn stop(&mut self) -> Uploaded {
+        self.close_frame();
         self.jobs.take();
         for h in self.sealers.drain(..) {
             h.join().expect("sealer thread panicked");

@@ -108,6 +108,9 @@ impl Validate for ConfigV1 {
     }
 }
 
+/// The oldest format `init` creates (older ones are read and written, not created).
+pub const OLDEST_WRITTEN: u32 = 4;
+
 impl Config {
     pub fn new(chunker: ChunkerParams, compression_level: i32, pack_size: u32) -> Result<Self> {
         check_parameters(&chunker, compression_level, pack_size)?;
@@ -120,6 +123,18 @@ impl Config {
             created_ns: jiff::Timestamp::now().as_nanosecond() as i64,
             encryption: Encryption::None,
         })
+    }
+
+    /// The same configuration in format `version`, one this build writes
+    /// (`OLDEST_WRITTEN` to `REPO_VERSION`).
+    pub fn with_version(mut self, version: u32) -> Result<Self> {
+        if !(OLDEST_WRITTEN..=REPO_VERSION).contains(&version) {
+            return Err(Error::InvalidArgument(format!(
+                "repository version {version} is not one this build creates: choose {OLDEST_WRITTEN} to {REPO_VERSION}"
+            )));
+        }
+        self.version = version;
+        Ok(self)
     }
 
     /// The sealer for this repository's objects.

@@ -15,8 +15,9 @@ use crate::format::id::Id;
 use crate::format::snapshot::Snapshot;
 use crate::format::tree::{Node, Tree};
 use crate::format::*;
+use crate::pack::frame::Opener;
 use crate::pack::index::{IndexFile, IndexPack, Location, MasterIndex};
-use crate::pack::{open_blob, pack_key};
+use crate::pack::pack_key;
 use crate::repo::config::{Config, Encryption};
 use crate::seal::crypto::{Cipher, KdfParams, MasterKey};
 use crate::seal::Sealer;
@@ -404,8 +405,19 @@ impl Repository {
     /// Open the sealed bytes of blob `id` read from `loc`, checking its
     /// kind, authenticity and hash.
     pub fn open_located(&self, id: &Id, loc: &Location, sealed: &[u8]) -> Result<Vec<u8>> {
-        open_blob(&loc.entry(*id), sealed, &self.sealer)
+        self.open_located_with(&mut self.opener(), id, loc, sealed)
+    }
+
+    /// `open_located` for one of many blobs read in a row, through one
+    /// opener (which opens a frame once for all its members).
+    pub fn open_located_with(&self, o: &mut Opener, id: &Id, loc: &Location, sealed: &[u8]) -> Result<Vec<u8>> {
+        o.open(&loc.entry(*id), sealed)
             .map_err(|e| Error::format(format!("{} blob {id} in pack {}", loc.kind.name(), pack_key(&loc.pack)), e))
+    }
+
+    /// An opener of this repository's sealed pack entries.
+    pub fn opener(&self) -> Opener<'_> {
+        Opener::new(&self.sealer)
     }
 
     /// All entries of a directory stored as `ids`.

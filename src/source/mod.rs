@@ -111,8 +111,11 @@ pub struct Part {
 
 /// Bytes the distinct chunks `ids` take in packs (unindexed ones count 0).
 pub fn stored_bytes(repo: &Repository, ids: &[crate::format::id::Id]) -> u64 {
-    let unique: std::collections::HashSet<_> = ids.iter().collect();
-    unique.into_iter().filter_map(|id| repo.locate(id)).map(|l| l.length as u64).sum()
+    // Distinct spans: the frames holding these chunks count once each, whole
+    // (a frame shared with another part at its edge is counted by both).
+    let spans: std::collections::HashSet<_> =
+        ids.iter().filter_map(|id| repo.locate(id)).map(|l| (l.pack, l.offset, l.length)).collect();
+    spans.into_iter().map(|(_, _, len)| len as u64).sum()
 }
 
 /// Counts a capture adds to the backup's summary.

@@ -6,6 +6,7 @@ pub mod appdb;
 pub mod chroma;
 pub mod crash_backend;
 pub mod load;
+pub mod peers;
 
 use cairn::backend::{BResult, Backend, BackendError, ObjectInfo};
 use std::collections::BTreeMap;

@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::format::id::Id;
 use crate::format::{ObjectKind, PACK_FOOTER_LEN};
 use crate::pack::index::{Location, MasterIndex};
-use crate::pack::{open_blob, pack_key, parse_trailer};
+use crate::pack::{pack_key, parse_trailer};
 use crate::repo::Repository;
 use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap};
@@ -37,6 +37,8 @@ pub(super) fn check_packs(
     for (id, loc) in index.iter() {
         by_pack.entry(loc.pack).or_default().push((id, loc));
     }
+    // In pack order, so a frame's members come in a row (opened once).
+    by_pack.values_mut().for_each(|b| b.sort_by_key(|(_, l)| l.offset));
     let mut f = Found { bad_packs: BTreeMap::new(), bad_blobs: BTreeMap::new(), unindexed_packs: 0 };
     f.unindexed_packs = listed.keys().filter(|p| !by_pack.contains_key(*p)).count();
     for (pack, blobs) in &by_pack {
@@ -104,12 +106,13 @@ fn read_pack(repo: &Repository, pack: &Id, blobs: &[(Id, Location)]) -> PackResu
     if !problems.is_empty() {
         r.pack_error = Some(problems.join("; "));
     }
+    let mut opener = repo.opener();
     for (id, loc) in blobs {
         let entry = loc.entry(*id);
         let sealed = bytes.get(loc.offset as usize..loc.offset as usize + loc.length as usize);
         let res = match sealed {
             None => Err("beyond the end of the pack".to_string()),
-            Some(s) => open_blob(&entry, s, repo.sealer()).map(|_| ()).map_err(|e| e.to_string()),
+            Some(s) => opener.open(&entry, s).map(|_| ()).map_err(|e| e.to_string()),
         };
         if let Err(e) = res {
             r.blob_errors.push((*id, loc.kind, e));

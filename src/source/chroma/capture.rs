@@ -268,7 +268,7 @@ fn store(
             Err(HeaderError::Truncated(why)) => Err(ChromaError::Truncated { path: dir.join(rel), why }.into()),
             Err(HeaderError::Unusable(why)) => {
                 warnings.push(format!("{}: stored as 4 KiB blocks, because {why}", dir.join(rel).display()));
-                let ids = data.chunks(BLOCK).map(|b| w.add(ObjectKind::Data, b)).collect::<Result<Vec<Id>>>()?;
+                let ids = data.chunks(BLOCK).map(|b| w.small(b)).collect::<Result<Vec<Id>>>()?;
                 Ok(Layout::Blocks { lists: lists(w, &ids)?, why })
             }
         };
@@ -286,8 +286,10 @@ fn hnsw_layout(w: &mut BlobWriter, data: &[u8], h: &Header) -> Result<Layout> {
     // persist), so the file restores whole.
     let (groups, rest) = hnsw::split(data, h.stride as usize, h.links_len());
     let records = data.len() as u64 / h.stride;
-    let link_ids = groups.iter().map(|g| w.add(ObjectKind::Data, g)).collect::<Result<Vec<Id>>>()?;
-    let vector_ids = rest.iter().map(|r| w.add(ObjectKind::Data, r)).collect::<Result<Vec<Id>>>()?;
+    // In frames: the links of a persist's changed elements compress
+    // together, and no element part pays an envelope of its own.
+    let link_ids = groups.iter().map(|g| w.small(g)).collect::<Result<Vec<Id>>>()?;
+    let vector_ids = rest.iter().map(|r| w.small(r)).collect::<Result<Vec<Id>>>()?;
     Ok(Layout::Hnsw {
         stride: h.stride as u32,
         links_len: h.links_len() as u32,
