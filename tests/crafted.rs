@@ -264,8 +264,11 @@ fn unknown_node_kind_and_huge_counts() {
         hold_ms: 0,
         sqlite_version: "3".into(),
         dictionary: None,
+        patches: vec![],
+        base_pages: 1 << 31,
+        patched: 0,
     }
-    .encode();
+    .encode(cairn::format::REPO_VERSION);
     let mut db = node(b"app.db", cairn::source::sqlite::NODE_KIND);
     db.content = vec![Id::hash(&m)];
     let snap = c.snapshot(Tree { nodes: vec![db] }.encode(), vec![(ObjectKind::SqliteManifest, m)]);

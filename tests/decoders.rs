@@ -191,13 +191,24 @@ proptest! {
         method: cairn::source::sqlite::manifest::CaptureMethod::Dbpage,
         integrity: cairn::source::sqlite::manifest::Integrity::Failed("x".into()), hold_ms: 3,
         sqlite_version: "3".into(), dictionary: Some(Id::hash(b"d")),
-    }.encode()])) {
+        patches: vec![Id::hash(b"p")], base_pages: 2100, patched: 40,
+    }.encode(cairn::format::REPO_VERSION)])) {
         decode_bounded(&b, |b| cairn::source::sqlite::manifest::SqliteManifest::decode(&Id::default(), b));
     }
 
     #[test]
     fn page_list(b in mutated(vec![(0..5u8).flat_map(|i| Id::hash(&[i]).0).collect()]), want in 0usize..8) {
         decode_bounded(&b, |b| cairn::source::sqlite::manifest::decode_page_list(&Id::default(), b, want));
+    }
+
+    #[test]
+    fn list_patch(b in mutated(vec![cairn::source::idlist::encode_patch(&[(3, Id::hash(b"a")), (9, Id::hash(b"b"))])])) {
+        decode_bounded(&b, |b| cairn::source::idlist::decode_patch(&Id::default(), b));
+    }
+
+    #[test]
+    fn frame(b in mutated(vec![cairn::pack::frame::encode(&[b"page one", b"page two", b""])])) {
+        decode_bounded(&b, |b| cairn::pack::frame::Frame::parse(b.to_vec(), &cairn::seal::Sealer::new(3)).map(|_| ()));
     }
 
     #[test]

@@ -2,11 +2,14 @@
 //! restoring byte-exact. Frozen, never rewritten: `golden-v1` (format 1,
 //! plaintext) and `golden-v2-encrypted` (format 2, XChaCha20-Poly1305, the
 //! first encrypted build) and `golden-v3-xaes` (format 3, XAES-256-GCM,
-//! files and a dictionary-compressed SQLite database). `golden-v4-chroma`
-//! (format 4, what `init` writes today, plaintext: a Chroma directory with
-//! an HNSW segment) is regenerated only for a deliberate format change, with
-//! chromadb installed: `cargo test --release --test golden -- --ignored
-//! regenerate_v4`. All encrypted fixtures use the password "golden password".
+//! files and a dictionary-compressed SQLite database) and `golden-v4-chroma`
+//! (format 4, plaintext: a Chroma directory with an HNSW segment).
+//! `golden-v5-frames` (format 5, what `init` writes today, plaintext: two
+//! snapshots of a Chroma directory, the second with patched page lists, all
+//! small chunks in frames) is regenerated only for a deliberate format
+//! change, with chromadb installed: `cargo test --release --test golden --
+//! --ignored regenerate_v5`. All encrypted fixtures use the password
+//! "golden password".
 
 mod common;
 use common::*;
@@ -152,6 +155,57 @@ fn regenerate_v4() {
     fs::create_dir_all(&out).unwrap();
     copy_tree(&repo, &out.join("repo"));
     fs::write(out.join("expected.json"), serde_json::to_string_pretty(&listing(&dir)).unwrap()).unwrap();
+}
+
+/// Two snapshots of a Chroma directory of 4,000 items (16-d; enough pages
+/// that a few changes stay under the patch bound): the second
+/// after 6 adds, 3 updates and 2 deletes, so `chroma.sqlite3`'s page
+/// lists are patched; a plaintext format-5 repository.
+#[test]
+#[ignore = "rewrites the committed format-5 fixture; needs chromadb (./scripts/test installs it)"]
+fn regenerate_v5() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (repo, dir) = (tmp.path().join("repo"), tmp.path().join("chroma"));
+    common::chroma::run(&["make", &dir.to_string_lossy(), "4000", "2026", "16"]);
+    ok(cairn(&repo).args(["init", "--no-encryption"]));
+    let backup = |time: &str| {
+        ok(cairn(&repo).args(["backup", "--time", time, "--host", "golden"]).arg(format!("chroma:{}", dir.display())))
+    };
+    backup("2026-01-05T00:00:00Z");
+    let first = listing(&dir);
+    common::chroma::change(&dir, 6, 3, 2, 7);
+    backup("2026-01-05T01:00:00Z");
+    let out = fixture("golden-v5-frames");
+    let _ = fs::remove_dir_all(&out);
+    fs::create_dir_all(&out).unwrap();
+    copy_tree(&repo, &out.join("repo"));
+    fs::write(out.join("expected-first.json"), serde_json::to_string_pretty(&first).unwrap()).unwrap();
+    fs::write(out.join("expected.json"), serde_json::to_string_pretty(&listing(&dir)).unwrap()).unwrap();
+}
+
+#[test]
+fn golden_v5_frames_restores_byte_exact() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    let fx = fixture("golden-v5-frames");
+    copy_tree(&fx.join("repo"), &repo);
+    let cfg: serde_json::Value = serde_json::from_str(&ok(cairn(&repo).args(["cat", "config"]))).unwrap();
+    assert_eq!((&cfg["version"], &cfg["encryption"]), (&5.into(), &"None".into()));
+    ok(cairn(&repo).args(["check", "--read-data"]));
+    // What makes it format 5: frames, and a list patch.
+    let r = cairn::repo::Repository::open_local(&repo, None).unwrap();
+    let kinds: std::collections::HashSet<_> = r.index().iter().map(|(_, l)| l.kind).collect();
+    assert!(kinds.contains(&cairn::format::ObjectKind::Frame), "{kinds:?}");
+    assert!(kinds.contains(&cairn::format::ObjectKind::ListPatch), "{kinds:?}");
+    let snaps = snapshots(&repo);
+    for (snap, expected) in snaps.iter().zip(["expected-first.json", "expected.json"]) {
+        let want: Vec<serde_json::Value> =
+            serde_json::from_str(&fs::read_to_string(fx.join(expected)).unwrap()).unwrap();
+        let target = tmp.path().join(format!("chroma-{expected}"));
+        let out = ok(cairn(&repo).args(["restore", snap["id"].as_str().unwrap(), "--chroma-target"]).arg(&target));
+        assert!(out.contains("HNSW segments consistent"), "{out}");
+        assert_eq!(listing(&target), want, "{expected}");
+    }
 }
 
 #[test]

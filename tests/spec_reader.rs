@@ -1,9 +1,10 @@
 //! An independent reader written from format-spec/ alone (no cairn decoding
 //! code): it opens the golden fixtures, decodes config, index files, packs,
-//! the snapshot and its trees byte by byte — and for format 4 the Chroma
-//! manifest, its SQLite manifest, page lists and record-split HNSW file —
-//! and rebuilds every file, which must match the fixture's expected
-//! listing. If the code and the spec ever disagree, this test fails.
+//! the snapshot and its trees byte by byte — for format 4 the Chroma
+//! manifest, its SQLite manifest, page lists and record-split HNSW file,
+//! for format 5 also frames and list patches — and rebuilds every file,
+//! which must match the fixture's expected listing. If the code and the
+//! spec ever disagree, this test fails.
 
 use std::collections::HashMap;
 use std::fs;
@@ -69,9 +70,49 @@ struct Loc {
 fn blob(repo: &Path, index: &HashMap<[u8; 32], Loc>, id: &[u8; 32]) -> Vec<u8> {
     let l = &index[id];
     let pack = fs::read(repo.join("data").join(&l.pack[..2]).join(&l.pack)).unwrap();
-    let raw = open(&pack[l.offset..l.offset + l.length], l.kind);
+    let mut raw = open(&pack[l.offset..l.offset + l.length], l.kind);
+    if l.kind == 14 {
+        // A frame (objects.md "Frames"): n, n lengths, the members; the
+        // member is the one that hashes to the id.
+        let mut c = Cur(&raw, 0);
+        let lens: Vec<usize> = (0..c.u32()).map(|_| c.u32() as usize).collect();
+        let members: Vec<&[u8]> = lens.iter().map(|&n| c.take(n)).collect();
+        assert!(c.done(), "frame members end at its end");
+        raw = members.into_iter().find(|m| blake3::hash(m).as_bytes() == id).expect("member in its frame").to_vec();
+    }
     assert_eq!(blake3::hash(&raw).as_bytes(), id);
     raw
+}
+
+/// Id lists (sqlite.md "List patches"): the base lists' ids, cut or
+/// extended to `count`, each patch's (index, id) entries applied in order.
+fn resolve(
+    repo: &Path,
+    index: &HashMap<[u8; 32], Loc>,
+    count: usize,
+    lists: &[[u8; 32]],
+    patches: &[[u8; 32]],
+) -> Vec<[u8; 32]> {
+    let mut ids: Vec<Option<[u8; 32]>> = listed(repo, index, lists).into_iter().map(Some).collect();
+    ids.resize(count, None);
+    for p in patches {
+        assert_eq!(index[p].kind, 15, "a list patch");
+        let raw = blob(repo, index, p);
+        assert_eq!(raw.len() % 36, 0);
+        for e in raw.chunks(36) {
+            let i = u32::from_le_bytes(e[..4].try_into().unwrap()) as usize;
+            if i < count {
+                ids[i] = Some(e[4..].try_into().unwrap());
+            }
+        }
+    }
+    ids.into_iter().map(|i| i.expect("every position set")).collect()
+}
+
+/// An IdLists (chroma.md): count, base, lists, patches, patched.
+fn id_lists(repo: &Path, index: &HashMap<[u8; 32], Loc>, c: &mut Cur) -> Vec<[u8; 32]> {
+    let (count, _base, lists, patches, _patched) = (c.u64() as usize, c.u64(), c.ids(), c.ids(), c.u64());
+    resolve(repo, index, count, &lists, &patches)
 }
 
 fn walk(
@@ -251,8 +292,13 @@ fn sqlite_bytes(repo: &Path, index: &HashMap<[u8; 32], Loc>, id: &[u8; 32]) -> V
     c.u64(); // hold_ms
     c.string(); // sqlite_version
     assert_eq!(c.u8(), 0, "the fixture's pages use no dictionary");
+    // Format 5 appends patches, base_pages and patched; format 4 ends here.
+    let patches = if c.done() { vec![] } else { c.ids() };
+    if !c.done() {
+        let (_base, _patched) = (c.u64(), c.u64());
+    }
     assert!(c.done());
-    let pages = listed(repo, index, &lists);
+    let pages = resolve(repo, index, page_count, &lists, &patches);
     assert_eq!(pages.len(), page_count);
     let out: Vec<u8> = pages.iter().flat_map(|p| blob(repo, index, p)).collect();
     assert_eq!(out.len(), page_size * page_count);
@@ -261,21 +307,34 @@ fn sqlite_bytes(repo: &Path, index: &HashMap<[u8; 32], Loc>, id: &[u8; 32]) -> V
 
 #[test]
 fn independent_reader_decodes_the_chroma_fixture() {
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/golden-v4-chroma");
+    read_chroma_fixture("golden-v4-chroma", 4, 1100);
+}
+
+#[test]
+fn independent_reader_decodes_the_format_5_fixture() {
+    read_chroma_fixture("golden-v5-frames", 5, 4004);
+}
+
+/// Decode the newest snapshot of a Chroma fixture of format `version`
+/// whose collection then held `items`.
+fn read_chroma_fixture(name: &str, version: u32, items: u64) {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
     let repo = fixture.join("repo");
     let cfg = fs::read(repo.join("config")).unwrap();
-    assert_eq!((&cfg[..8], u32::from_le_bytes(cfg[8..12].try_into().unwrap())), (&b"CAIRNCFG"[..], 4));
+    assert_eq!((&cfg[..8], u32::from_le_bytes(cfg[8..12].try_into().unwrap())), (&b"CAIRNCFG"[..], version));
     let body = open(&cfg[12..], 5);
     let mut c = Cur(&body, 0);
-    assert_eq!(c.u32(), 4);
+    assert_eq!(c.u32(), version);
     c.id();
     let (_min, _avg, _max, _level, _pack, _created) = (c.u32(), c.u32(), c.u32(), c.u32(), c.u32(), c.u64());
     assert_eq!(c.u32(), 0, "encryption None");
     assert!(c.done());
     let index = load_index(&repo);
 
-    let snaps: Vec<_> = fs::read_dir(repo.join("snapshots")).unwrap().map(|e| e.unwrap()).collect();
-    let raw = open(&fs::read(snaps[0].path()).unwrap(), 4);
+    // The newest snapshot: the time follows the version.
+    let snaps: Vec<_> =
+        fs::read_dir(repo.join("snapshots")).unwrap().map(|e| open(&fs::read(e.unwrap().path()).unwrap(), 4)).collect();
+    let raw = snaps.into_iter().max_by_key(|r| Cur(r, 4).u64()).unwrap();
     let mut c = Cur(&raw, 0);
     assert_eq!(c.u32(), 1);
     c.u64();
@@ -316,19 +375,24 @@ fn independent_reader_decodes_the_chroma_fixture() {
         let (path, mode, mtime, size) = (c.string(), c.u32(), c.u64() as i64, c.u64() as usize);
         let bytes = match c.u32() {
             0 => c.ids().iter().flat_map(|id| blob(&repo, &index, id)).collect::<Vec<u8>>(),
-            1 => {
+            v @ (1 | 3) => {
                 let (stride, links, records, group) =
                     (c.u32() as usize, c.u32() as usize, c.u64() as usize, c.u32() as usize);
-                let (link_lists, vector_lists) = (c.ids(), c.ids());
+                let (link_ids, vector_ids) = if v == 1 {
+                    let (link_lists, vector_lists) = (c.ids(), c.ids());
+                    (listed(&repo, &index, &link_lists), listed(&repo, &index, &vector_lists))
+                } else {
+                    (id_lists(&repo, &index, &mut c), id_lists(&repo, &index, &mut c))
+                };
                 split += 1;
                 let mut file = vec![0u8; records * stride];
-                for (g, id) in listed(&repo, &index, &link_lists).iter().enumerate() {
+                for (g, id) in link_ids.iter().enumerate() {
                     for (j, l) in blob(&repo, &index, id).chunks(links).enumerate() {
                         let at = (g * group + j) * stride;
                         file[at..at + links].copy_from_slice(l);
                     }
                 }
-                for (i, id) in listed(&repo, &index, &vector_lists).iter().enumerate() {
+                for (i, id) in vector_ids.iter().enumerate() {
                     file[i * stride + links..(i + 1) * stride].copy_from_slice(&blob(&repo, &index, id));
                 }
                 file
@@ -340,7 +404,7 @@ fn independent_reader_decodes_the_chroma_fixture() {
     }
     assert_eq!(split, 1, "data_level0.bin is split by record");
     let collections: Vec<(String, String, u64)> = (0..c.u64()).map(|_| (c.string(), c.string(), c.u64())).collect();
-    assert_eq!((collections[0].1.as_str(), collections[0].2), ("scripts", 1100));
+    assert_eq!((collections[0].1.as_str(), collections[0].2), ("scripts", items));
     let watermarks: Vec<(String, u64)> = (0..c.u64()).map(|_| (c.string(), c.u64())).collect();
     let vector_segments: Vec<String> = (0..c.u64()).map(|_| c.string()).collect();
     assert!(watermarks.iter().any(|w| w.0 == vector_segments[0] && w.1 > 0), "the HNSW segment has persisted");

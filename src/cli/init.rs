@@ -41,7 +41,7 @@ pub struct Args {
     #[arg(long, default_value_t = KdfParams::default().iterations)]
     kdf_iterations: u32,
     /// Repository format version: 5, or 4 for a repository that builds of
-    /// format 4 can still read (no frames: larger).
+    /// format 4 can still read (no frames, no list patches: larger).
     #[arg(long, default_value_t = cairn::format::REPO_VERSION)]
     repository_version: u32,
 }

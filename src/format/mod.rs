@@ -15,11 +15,11 @@ pub use id::Id;
 
 /// Repository format version written by this build. Readers refuse a larger
 /// one. Versions 1 (plaintext only), 2 (no XAES-256-GCM), 3 (no Chroma
-/// nodes) and 4 (no frames) are still read, and written in
+/// nodes) and 4 (no frames, no list patches) are still read, and written in
 /// their own format.
 pub const REPO_VERSION: u32 = 5;
 
-/// The first version whose repositories hold frames.
+/// The first version whose repositories hold frames and list patches.
 pub const FRAMES_VERSION: u32 = 5;
 
 /// First 8 bytes of the `config` object; the format version follows in plaintext
@@ -111,6 +111,16 @@ pub const PREFIX_POLICIES: &str = "policies/";
 /// 64 KiB, so 4096 blobs list a 32 GiB database of 4 KiB pages and an
 /// unchanged 8 MiB region shares its page-list blob with the previous snapshot.
 pub const PAGE_LIST_IDS: usize = 2048;
+/// Id lists (format 5, `source::idlist`) are written in full again once
+/// their patches would hold more than 1 / `PATCH_FRACTION` of the ids, or
+/// more than `MAX_PATCHES` patches. For scattered changes of p ids per
+/// snapshot over lists of L ids, a cycle of k snapshots costs L + k·p ids
+/// (full lists once, one patch each), so patches cut the list cost by
+/// about k; the fraction bounds the superseded chunks full lists keep
+/// alive to 1/8 of the ids, and the count how many patches a reader
+/// applies (a day of hourly snapshots).
+pub const PATCH_FRACTION: u64 = 8;
+pub const MAX_PATCHES: usize = 24;
 /// SQLite page sizes are powers of two in this range.
 pub const SQLITE_PAGE_SIZE_LIMITS: (u32, u32) = (512, 65536);
 
@@ -148,6 +158,8 @@ pub enum ObjectKind {
     /// pack trailers and index files each member has its own entry naming
     /// the frame's span.
     Frame = 14,
+    /// Changes to an id list since its full lists (format 5).
+    ListPatch = 15,
 }
 
 impl ObjectKind {
@@ -167,6 +179,7 @@ impl ObjectKind {
             12 => Self::Policy,
             13 => Self::ChromaManifest,
             14 => Self::Frame,
+            15 => Self::ListPatch,
             _ => return None,
         })
     }
@@ -174,7 +187,13 @@ impl ObjectKind {
     pub fn is_blob(self) -> bool {
         matches!(
             self,
-            Self::Data | Self::Tree | Self::SqliteManifest | Self::PageList | Self::ChromaManifest | Self::Frame
+            Self::Data
+                | Self::Tree
+                | Self::SqliteManifest
+                | Self::PageList
+                | Self::ChromaManifest
+                | Self::Frame
+                | Self::ListPatch
         )
     }
     pub fn name(self) -> &'static str {
@@ -193,6 +212,7 @@ impl ObjectKind {
             Self::Policy => "policy",
             Self::ChromaManifest => "chroma-manifest",
             Self::Frame => "frame",
+            Self::ListPatch => "list-patch",
         }
     }
 }
@@ -207,13 +227,13 @@ const _: () = {
     assert!(SEAL_VERSION_XCHACHA != SEAL_VERSION_XAES);
     assert!(FRAME_MEMBER_MAX < FRAME_TARGET && FRAME_TARGET <= MAX_SEALED_RAW);
     // The in-memory index keeps a blob kind in 4 bits.
-    assert!((ObjectKind::Frame as u8) < 16);
+    assert!((ObjectKind::ListPatch as u8) < 16);
 };
 
 /// Checked once before anything is written (see `Repository::init`).
 pub fn check_constants() {
     assert_ne!(PACK_MAGIC, CONFIG_MAGIC);
-    for k in 1..=14u8 {
+    for k in 1..=15u8 {
         assert_eq!(ObjectKind::from_u8(k).map(|k| k as u8), Some(k));
     }
 }

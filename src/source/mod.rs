@@ -10,6 +10,7 @@
 
 pub mod chroma;
 pub mod files;
+pub mod idlist;
 pub mod reach;
 pub mod sqlite;
 

@@ -51,7 +51,11 @@ def make(path, n, seed):
 
 def change(path, n_add, n_update, n_delete, seed):
     rng = np.random.default_rng(seed)
+    global DIM
     col = client(path).get_collection(COLLECTION, embedding_function=None)
+    first = col.get(limit=1, include=["embeddings"])["embeddings"]
+    if len(first):
+        DIM = len(first[0])  # the collection's own dimension (make may set another)
     ids = sorted(col.get(include=[])["ids"], key=lambda i: int(i[2:]))
     top = int(ids[-1][2:]) + 1 if ids else 0
     add(col, rng, top, n_add)

@@ -11,9 +11,9 @@ use super::ChromaError;
 use crate::error::{Error, Result};
 use crate::format::id::Id;
 use crate::format::tree::Node;
-use crate::format::{ObjectKind, PAGE_LIST_IDS};
+use crate::format::ObjectKind;
 use crate::pipeline::write::BlobWriter;
-use crate::source::sqlite::manifest::encode_page_list;
+use crate::source::idlist::{self, IdLists};
 use rusqlite::Connection;
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
@@ -139,6 +139,7 @@ fn attempt(
     w: &mut BlobWriter,
     dir: &Path,
     parent_db: Option<&Node>,
+    parents: &Parents,
     o: &crate::source::CaptureOptions,
     warnings: &mut Vec<String>,
 ) -> Result<std::result::Result<Capture, String>> {
@@ -202,7 +203,9 @@ fn attempt(
             return Ok(Err(rel.clone()));
         }
         let header = rel.strip_suffix("data_level0.bin").and_then(|seg| headers.get(&format!("{seg}header.bin")));
-        let layout = store(w, dir, rel, &data, header.map(|h| h.as_slice()), warnings)?;
+        let parent = parents.get(rel).map(Vec::as_slice);
+        let layout = store(w, dir, rel, &data, header.map(|h| h.as_slice()), parent, warnings)?;
+        let layout = layout.for_version(w.repo().config.version);
         m.files.push(File { path: rel.clone(), mode: p.mode, mtime_ns: p.mtime_ns, size: p.size, layout });
     }
     let after = fingerprint(dir)?;
@@ -255,8 +258,11 @@ fn store(
     rel: &str,
     data: &[u8],
     header: Option<&[u8]>,
+    parent: Option<&[(IdLists, Vec<Id>)]>,
     warnings: &mut Vec<String>,
 ) -> Result<Layout> {
+    // The parent's lists of the same kind (a layout's groups, in order).
+    let parent_of = |n: usize| parent.and_then(|p| p.get(n)).map(|(l, ids)| (l, ids.as_slice()));
     let name = rel.rsplit('/').next().unwrap_or(rel);
     if name == "data_level0.bin" {
         let parsed = match header {
@@ -264,12 +270,14 @@ fn store(
             None => Err(HeaderError::Unusable("its segment has no header.bin".into())),
         };
         return match parsed {
-            Ok(h) => hnsw_layout(w, data, &h),
+            Ok(h) if parent.is_some_and(|p| p.len() == 2) => hnsw_layout(w, data, &h, parent_of(0), parent_of(1)),
+            Ok(h) => hnsw_layout(w, data, &h, None, None),
             Err(HeaderError::Truncated(why)) => Err(ChromaError::Truncated { path: dir.join(rel), why }.into()),
             Err(HeaderError::Unusable(why)) => {
                 warnings.push(format!("{}: stored as 4 KiB blocks, because {why}", dir.join(rel).display()));
                 let ids = data.chunks(BLOCK).map(|b| w.small(b)).collect::<Result<Vec<Id>>>()?;
-                Ok(Layout::Blocks { lists: lists(w, &ids)?, why })
+                let parent = parent_of(0).filter(|_| parent.is_some_and(|p| p.len() == 1));
+                Ok(Layout::Blocks { lists: idlist::store(w, &ids, parent)?, why })
             }
         };
     }
@@ -281,7 +289,16 @@ fn store(
     Ok(Layout::Chunks(ids.collect::<Result<Vec<Id>>>()?))
 }
 
-fn hnsw_layout(w: &mut BlobWriter, data: &[u8], h: &Header) -> Result<Layout> {
+/// A parent's id lists and the ids they resolve to.
+type ParentLists<'a> = Option<(&'a IdLists, &'a [Id])>;
+
+fn hnsw_layout(
+    w: &mut BlobWriter,
+    data: &[u8],
+    h: &Header,
+    links: ParentLists,
+    vectors: ParentLists,
+) -> Result<Layout> {
     // Every record of the file (more than the elements before the first
     // persist), so the file restores whole.
     let (groups, rest) = hnsw::split(data, h.stride as usize, h.links_len());
@@ -295,13 +312,30 @@ fn hnsw_layout(w: &mut BlobWriter, data: &[u8], h: &Header) -> Result<Layout> {
         links_len: h.links_len() as u32,
         elements: records,
         group: LINK_GROUP as u32,
-        link_lists: lists(w, &link_ids)?,
-        vector_lists: lists(w, &vector_ids)?,
+        links: idlist::store(w, &link_ids, links)?,
+        vectors: idlist::store(w, &vector_ids, vectors)?,
     })
 }
 
-fn lists(w: &mut BlobWriter, ids: &[Id]) -> Result<Vec<Id>> {
-    ids.chunks(PAGE_LIST_IDS).map(|g| w.add(ObjectKind::PageList, &encode_page_list(g))).collect()
+/// Each parent file's id lists with the ids they resolve to, by path.
+type Parents = std::collections::HashMap<String, Vec<(IdLists, Vec<Id>)>>;
+
+/// The parent's lists, resolved; a file whose lists cannot be read is left
+/// out (its lists are then written in full).
+fn parent_lists(w: &BlobWriter, p: &ChromaManifest) -> Parents {
+    let mut out = Parents::new();
+    for f in &p.files {
+        let groups = f.list_groups();
+        if groups.is_empty() {
+            continue;
+        }
+        let resolved: Result<Vec<_>> =
+            groups.into_iter().map(|l| idlist::resolve_in(w.repo(), &l).map(|ids| (l, ids))).collect();
+        if let Ok(r) = resolved {
+            out.insert(f.path.clone(), r);
+        }
+    }
+    out
 }
 
 /// Capture `dir`, reading it again while something changes during a read.
@@ -318,10 +352,13 @@ pub fn capture(
         return Err(ChromaError::NotChroma(dir.to_path_buf()).into());
     }
     let parent_db = parent.and_then(|p| p.databases.iter().find(|d| d.name == DB_NAME)).map(Database::node);
+    // Read before the capture window opens: the parent's lists, which new
+    // lists are stored as patches on.
+    let parents = parent.map(|p| parent_lists(w, p)).unwrap_or_default();
     let attempts = o.chroma.attempts.max(1);
     let mut pause = o.chroma.backoff;
     for n in 1..=attempts {
-        match attempt(w, dir, parent_db.as_ref(), o, warnings)? {
+        match attempt(w, dir, parent_db.as_ref(), &parents, o, warnings)? {
             Ok(mut c) => {
                 c.manifest.attempts = n;
                 return Ok(c);

@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::format::decode::{self, Validate};
 use crate::format::id::Id;
 use crate::format::PAGE_LIST_IDS;
+use crate::source::idlist::IdLists;
 use serde::{Deserialize, Serialize};
 
 /// Fixed blocks of the fallback layout.
@@ -76,33 +77,53 @@ pub struct File {
     pub layout: Layout,
 }
 
-/// How a file's bytes were chunked.
+/// How a file's bytes were chunked. Variants 1 and 2 are what format 4
+/// wrote (plain lists); format 5 writes 3 and 4 (lists with patches,
+/// `source::idlist`). Readers take either through `list_groups`, `hnsw`
+/// and `blocks_why`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Layout {
     /// Content-defined chunks, in order (also one chunk for a small or
     /// rewritten-whole file such as `index_metadata.pickle`).
     Chunks(Vec<Id>),
+    /// Format 4's `Hnsw`: the lists as plain page-list blobs.
+    Hnsw4 { stride: u32, links_len: u32, elements: u64, group: u32, link_lists: Vec<Id>, vector_lists: Vec<Id> },
+    /// Format 4's `Blocks`.
+    Blocks4 { lists: Vec<Id>, why: String },
     /// `data_level0.bin` split per hnswlib record: link groups of `group`
-    /// records, and each record's vector and label, as page-list blobs.
+    /// records, and each record's vector and label, in id lists.
     /// `elements` counts the file's records (at least the header's elements).
-    Hnsw { stride: u32, links_len: u32, elements: u64, group: u32, link_lists: Vec<Id>, vector_lists: Vec<Id> },
-    /// Fixed 4 KiB blocks as page-list blobs: `header.bin` did not parse or
-    /// disagreed with the file sizes, for the reason given.
-    Blocks { lists: Vec<Id>, why: String },
+    Hnsw { stride: u32, links_len: u32, elements: u64, group: u32, links: IdLists, vectors: IdLists },
+    /// Fixed 4 KiB blocks: `header.bin` did not parse or disagreed with the
+    /// file sizes, for the reason given.
+    Blocks { lists: IdLists, why: String },
 }
 
 impl File {
-    /// The page lists of its layout, each group with the number of ids the
-    /// group holds in all (none for `Chunks`, which lists its ids inline).
-    pub fn list_groups(&self) -> Vec<(&[Id], u64)> {
+    /// The id lists of its layout (none for `Chunks`, which lists its ids
+    /// inline): blocks; or link groups, then vectors.
+    pub fn list_groups(&self) -> Vec<IdLists> {
+        let blocks = self.size.div_ceil(BLOCK as u64);
         match &self.layout {
             Layout::Chunks(_) => vec![],
-            Layout::Blocks { lists, .. } => vec![(lists, self.size.div_ceil(BLOCK as u64))],
-            Layout::Hnsw { elements, group, link_lists, vector_lists, .. } => {
-                vec![(link_lists, elements.div_ceil(*group as u64)), (vector_lists, *elements)]
-            }
+            Layout::Blocks4 { lists, .. } => vec![IdLists::full(blocks, lists.clone())],
+            Layout::Hnsw4 { elements, group, link_lists, vector_lists, .. } => vec![
+                IdLists::full(elements.div_ceil(*group as u64), link_lists.clone()),
+                IdLists::full(*elements, vector_lists.clone()),
+            ],
+            Layout::Blocks { lists, .. } => vec![lists.clone()],
+            Layout::Hnsw { links, vectors, .. } => vec![links.clone(), vectors.clone()],
         }
     }
+}
+
+/// The record shape of an HNSW layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shape {
+    pub stride: u32,
+    pub links_len: u32,
+    pub elements: u64,
+    pub group: u32,
 }
 
 impl Layout {
@@ -111,8 +132,50 @@ impl Layout {
         match self {
             Layout::Chunks(ids) if ids.len() <= 1 => "whole",
             Layout::Chunks(_) => "content-defined",
-            Layout::Hnsw { .. } => "hnsw-records",
-            Layout::Blocks { .. } => "4k-blocks",
+            Layout::Hnsw { .. } | Layout::Hnsw4 { .. } => "hnsw-records",
+            Layout::Blocks { .. } | Layout::Blocks4 { .. } => "4k-blocks",
+        }
+    }
+
+    /// The record shape, for an HNSW layout.
+    pub fn hnsw(&self) -> Option<Shape> {
+        match *self {
+            Layout::Hnsw { stride, links_len, elements, group, .. }
+            | Layout::Hnsw4 { stride, links_len, elements, group, .. } => {
+                Some(Shape { stride, links_len, elements, group })
+            }
+            _ => None,
+        }
+    }
+
+    /// Why the file was stored as 4 KiB blocks, for a block layout.
+    pub fn blocks_why(&self) -> Option<&str> {
+        match self {
+            Layout::Blocks { why, .. } | Layout::Blocks4 { why, .. } => Some(why),
+            _ => None,
+        }
+    }
+
+    /// This layout as format `version` stores it: format 4 has no patches
+    /// (a writer into a format-4 repository never makes any).
+    pub fn for_version(self, version: u32) -> Layout {
+        if version >= crate::format::FRAMES_VERSION {
+            return self;
+        }
+        match self {
+            Layout::Hnsw { stride, links_len, elements, group, links, vectors } => {
+                debug_assert!(links.patches.is_empty() && vectors.patches.is_empty());
+                Layout::Hnsw4 {
+                    stride,
+                    links_len,
+                    elements,
+                    group,
+                    link_lists: links.lists,
+                    vector_lists: vectors.lists,
+                }
+            }
+            Layout::Blocks { lists, why } => Layout::Blocks4 { lists: lists.lists, why },
+            l => l,
         }
     }
 }
@@ -178,29 +241,27 @@ impl Validate for ChromaManifest {
 
 fn check_layout(f: &File) -> std::result::Result<(), String> {
     let bad = |why: String| Err(format!("{}: {why}", f.path));
-    match &f.layout {
-        Layout::Chunks(_) => Ok(()),
-        Layout::Blocks { lists, .. } => {
-            let want = lists_for(f.size.div_ceil(BLOCK as u64));
-            if lists.len() as u64 != want {
-                return bad(format!("{} bytes need {want} block lists, not {}", f.size, lists.len()));
-            }
-            Ok(())
+    let want: Vec<u64> = if let Some(Shape { stride, links_len, elements, group }) = f.layout.hnsw() {
+        if group == 0 || links_len == 0 || links_len >= stride {
+            return bad(format!("record of {stride} bytes with {links_len} bytes of links in groups of {group}"));
         }
-        Layout::Hnsw { stride, links_len, elements, group, link_lists, vector_lists } => {
-            if *group == 0 || *links_len == 0 || links_len >= stride {
-                return bad(format!("record of {stride} bytes with {links_len} bytes of links in groups of {group}"));
-            }
-            if elements.checked_mul(*stride as u64) != Some(f.size) {
-                return bad(format!("{elements} records of {stride} bytes are not {} bytes", f.size));
-            }
-            let groups = elements.div_ceil(*group as u64);
-            if link_lists.len() as u64 != lists_for(groups) || vector_lists.len() as u64 != lists_for(*elements) {
-                return bad(format!("{elements} records need other list counts"));
-            }
-            Ok(())
+        if elements.checked_mul(stride as u64) != Some(f.size) {
+            return bad(format!("{elements} records of {stride} bytes are not {} bytes", f.size));
         }
+        vec![elements.div_ceil(group as u64), elements]
+    } else if f.layout.blocks_why().is_some() {
+        vec![f.size.div_ceil(BLOCK as u64)]
+    } else {
+        vec![]
+    };
+    let groups = f.list_groups();
+    for (l, want) in groups.iter().zip(&want) {
+        if l.count != *want {
+            return bad(format!("{want} ids needed, the lists hold {}", l.count));
+        }
+        l.validate().map_err(|e| format!("{}: {e}", f.path))?;
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -235,7 +296,7 @@ mod tests {
         }
         assert!(m(vec![file("t/a", 1, Layout::Chunks(vec![]))], vec![dir("s")]).validate().is_err());
         assert!(m(vec![], vec![dir("s/t"), dir("s")]).validate().is_err());
-        let hnsw = |elements, lists| Layout::Hnsw {
+        let hnsw = |elements, lists| Layout::Hnsw4 {
             stride: 20,
             links_len: 8,
             elements,
@@ -246,8 +307,23 @@ mod tests {
         assert!(m(vec![file("s/d", 200, hnsw(10, 1))], vec![dir("s")]).validate().is_ok());
         assert!(m(vec![file("s/d", 201, hnsw(10, 1))], vec![dir("s")]).validate().is_err());
         assert!(m(vec![file("s/d", 200, hnsw(10, 2))], vec![dir("s")]).validate().is_err());
-        let blocks = |n| Layout::Blocks { lists: vec![Id::hash(b"b"); n], why: String::new() };
+        let blocks = |n| Layout::Blocks4 { lists: vec![Id::hash(b"b"); n], why: String::new() };
         assert!(m(vec![file("s/d", 5000, blocks(1))], vec![dir("s")]).validate().is_ok());
         assert!(m(vec![file("s/d", 5000, blocks(0))], vec![dir("s")]).validate().is_err());
+        // Format 5: the lists' own counts must match the file.
+        let lists = |count| IdLists::full(count, vec![Id::hash(b"b")]);
+        let b5 = |count| Layout::Blocks { lists: lists(count), why: String::new() };
+        assert!(m(vec![file("s/d", 5000, b5(2))], vec![dir("s")]).validate().is_ok());
+        assert!(m(vec![file("s/d", 5000, b5(3))], vec![dir("s")]).validate().is_err());
+        let h5 = |groups| Layout::Hnsw {
+            stride: 20,
+            links_len: 8,
+            elements: 10,
+            group: 8,
+            links: lists(groups),
+            vectors: lists(10),
+        };
+        assert!(m(vec![file("s/d", 200, h5(2))], vec![dir("s")]).validate().is_ok());
+        assert!(m(vec![file("s/d", 200, h5(1))], vec![dir("s")]).validate().is_err());
     }
 }

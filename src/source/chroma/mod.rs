@@ -109,23 +109,8 @@ impl Source for Chroma {
                     walk.reached(c, ObjectKind::Data, &fpath, None)?;
                 }
             }
-            let lists = f
-                .list_groups()
-                .into_iter()
-                .flat_map(|(lists, n)| lists.iter().enumerate().map(move |(i, l)| (l, ids_in_list(n, i))));
-            for (list, want) in lists {
-                if !walk.reached(list, ObjectKind::PageList, &fpath, None)? {
-                    continue;
-                }
-                let Some(bytes) = walk.read(list, &fpath)? else { continue };
-                match crate::source::sqlite::manifest::decode_page_list(list, &bytes, want) {
-                    Ok(ids) => {
-                        for c in &ids {
-                            walk.reached(c, ObjectKind::Data, &fpath, None)?;
-                        }
-                    }
-                    Err(e) => walk.failed(list, &fpath, e)?,
-                }
+            for l in f.list_groups() {
+                crate::source::idlist::reach(walk, &l, &fpath, false)?;
             }
         }
         Ok(())
@@ -175,7 +160,6 @@ impl Source for Chroma {
 }
 
 use crate::format::id::Id;
-use crate::source::sqlite::manifest::ids_in_list;
 
 /// Errors of the Chroma source and restore, each naming the path.
 #[derive(Debug, thiserror::Error)]

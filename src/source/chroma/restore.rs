@@ -15,8 +15,8 @@ use crate::format::id::Id;
 use crate::format::tree::Node;
 use crate::pipeline::read::read_blobs;
 use crate::repo::Repository;
+use crate::source::idlist::resolve_in;
 use crate::source::sibling;
-use crate::source::sqlite::manifest::{decode_page_list, ids_in_list};
 use std::collections::HashMap;
 use std::fs;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
@@ -46,15 +46,6 @@ pub fn load_manifest(repo: &Repository, node: &Node) -> Result<ChromaManifest> {
     ChromaManifest::decode(id, &repo.read_blob(id)?)
 }
 
-/// The ids of `lists` (page-list blobs), which together hold `n`.
-fn list_ids(repo: &Repository, lists: &[Id], n: u64) -> Result<Vec<Id>> {
-    let mut out = Vec::with_capacity(n.min(1 << 24) as usize);
-    for (i, l) in lists.iter().enumerate() {
-        out.extend(decode_page_list(l, &repo.read_blob(l)?, ids_in_list(n, i))?);
-    }
-    Ok(out)
-}
-
 /// Where each chunk of a file goes: (id, offset, scatter as link group of
 /// hnswlib records starting at that element).
 pub(super) enum Place {
@@ -73,22 +64,24 @@ pub(super) fn plan(repo: &Repository, f: &File) -> Result<Vec<(Id, Place)>> {
             }
             v
         }
-        Layout::Blocks { .. } => {
-            let [(lists, n)] = f.list_groups()[..] else { unreachable!("one group of block lists") };
-            let ids = list_ids(repo, lists, n)?;
-            ids.into_iter().enumerate().map(|(i, id)| (id, Place::At((i * BLOCK) as u64))).collect()
-        }
-        Layout::Hnsw { stride, links_len, group, .. } => {
-            let [(link_lists, nl), (vector_lists, nv)] = f.list_groups()[..] else {
-                unreachable!("link lists, then vector lists")
-            };
-            let (links, vectors) = (list_ids(repo, link_lists, nl)?, list_ids(repo, vector_lists, nv)?);
-            let g = *group as usize;
-            let mut v: Vec<(Id, Place)> =
-                links.into_iter().enumerate().map(|(i, id)| (id, Place::Links(i * g))).collect();
-            let at = |i: usize| (i as u64) * *stride as u64 + *links_len as u64;
-            v.extend(vectors.into_iter().enumerate().map(|(i, id)| (id, Place::At(at(i)))));
-            v
+        _ => {
+            let groups = f.list_groups();
+            let mut ids = groups.iter().map(|l| resolve_in(repo, l)).collect::<Result<Vec<_>>>()?.into_iter();
+            match f.layout.hnsw() {
+                None => {
+                    let blocks = ids.next().unwrap_or_default();
+                    blocks.into_iter().enumerate().map(|(i, id)| (id, Place::At((i * BLOCK) as u64))).collect()
+                }
+                Some(s) => {
+                    let (links, vectors) = (ids.next().unwrap_or_default(), ids.next().unwrap_or_default());
+                    let g = s.group as usize;
+                    let mut v: Vec<(Id, Place)> =
+                        links.into_iter().enumerate().map(|(i, id)| (id, Place::Links(i * g))).collect();
+                    let at = |i: usize| (i as u64) * s.stride as u64 + s.links_len as u64;
+                    v.extend(vectors.into_iter().enumerate().map(|(i, id)| (id, Place::At(at(i)))));
+                    v
+                }
+            }
         }
     })
 }
@@ -103,10 +96,7 @@ fn assemble(repo: &Repository, f: &File) -> Result<Vec<u8>> {
     }
     let out = Mutex::new((vec![0u8; f.size as usize], 0u64, None::<String>));
     let ids: Vec<Id> = wanted.keys().copied().collect();
-    let (stride, links_len) = match &f.layout {
-        Layout::Hnsw { stride, links_len, .. } => (*stride as usize, *links_len as usize),
-        _ => (0, 0),
-    };
+    let (stride, links_len) = f.layout.hnsw().map_or((0, 0), |s| (s.stride as usize, s.links_len as usize));
     read_blobs(repo, &ids, &|id, got| {
         let mut o = out.lock().expect("file buffer");
         let data = match got {
@@ -227,7 +217,7 @@ fn verify(m: &ChromaManifest, dir: &Path) -> Result<Vec<String>> {
             continue;
         }
         let level0_name = format!("{seg}/data_level0.bin");
-        if let Some(Layout::Blocks { why, .. }) = m.files.iter().find(|f| f.path == level0_name).map(|f| &f.layout) {
+        if let Some(why) = m.files.iter().find(|f| f.path == level0_name).and_then(|f| f.layout.blocks_why()) {
             // It did not parse at capture either; its bytes are verified.
             checks.push(format!("{seg}: HNSW header not checked (at capture: {why})"));
             continue;

@@ -7,14 +7,15 @@
 //! mode writers carry on while the pages are read (the WAL grows meanwhile);
 //! in rollback-journal mode they wait, which is what the maximum hold bounds.
 
-use super::manifest::{encode_page_list, CaptureMethod, Integrity, SqliteManifest, TableRows};
+use super::manifest::{CaptureMethod, Integrity, SqliteManifest, TableRows};
 use super::sink::Sink;
 use super::SqliteError;
 use crate::error::{Error, Result};
 use crate::format::id::Id;
 use crate::format::tree::Node;
-use crate::format::{ObjectKind, PAGE_LIST_IDS, SQLITE_PAGE_SIZE_LIMITS};
+use crate::format::{ObjectKind, SQLITE_PAGE_SIZE_LIMITS};
 use crate::pipeline::write::BlobWriter;
+use crate::source::idlist::IdLists;
 use rusqlite::{Connection, OpenFlags};
 use std::io::Read;
 use std::path::Path;
@@ -97,6 +98,8 @@ pub fn capture_with(
         )));
     }
     check_header(path, meta.len())?;
+    // The parent's page ids, read before the read transaction begins.
+    let parent = prev.and_then(|p| parent_pages(writer, p));
     let conn = open(path, opts)?;
     let dbpage = match opts.method {
         MethodChoice::BackupApi => false,
@@ -118,21 +121,33 @@ pub fn capture_with(
     };
     let mut manifest = manifest_wo_lists;
     manifest.dictionary = sink.dictionary.as_ref().map(|d| d.id);
-    // Page lists and the manifest are compressed without the dictionary.
-    for group in pages.chunks(PAGE_LIST_IDS) {
-        manifest.page_lists.push(writer.add(ObjectKind::PageList, &encode_page_list(group))?);
-    }
+    // Page lists and the manifest are compressed without the dictionary;
+    // in format 5 as a patch on the parent's lists when that pays.
+    let parent = parent.as_ref().map(|(l, ids)| (l, ids.as_slice()));
+    manifest.set_pages(crate::source::idlist::store(writer, &pages, parent)?);
     if let Integrity::Failed(why) = &manifest.integrity {
         warnings.push(format!(
             "{}: SQLite integrity check failed ({why}); the snapshot was taken and records the failure",
             path.display()
         ));
     }
-    let manifest_id = writer.add(ObjectKind::SqliteManifest, &manifest.encode())?;
+    let manifest_id = writer.add(ObjectKind::SqliteManifest, &manifest.encode(writer.repo().config.version))?;
     let mut node = crate::source::files::base_node(name, super::NODE_KIND, &meta);
     node.size = manifest.db_size();
     node.content = vec![manifest_id];
     Ok(Captured { node, manifest, warnings })
+}
+
+/// The page lists of the same database in the parent snapshot and the ids
+/// they resolve to, if they can be read (else the lists are written whole).
+fn parent_pages(writer: &BlobWriter, prev: &Node) -> Option<(IdLists, Vec<Id>)> {
+    if prev.kind != super::NODE_KIND || !writer.frames() {
+        return None;
+    }
+    let (_, m) = super::restore::load_manifest(writer.repo(), prev).ok()?;
+    let lists = m.pages();
+    let ids = crate::source::idlist::resolve_in(writer.repo(), &lists).ok()?;
+    Some((lists, ids))
 }
 
 /// Pages read at a time: hashed in parallel, then handed to the store in order.
@@ -243,6 +258,9 @@ fn read_facts(conn: &Connection, path: &Path, opts: &CaptureOptions) -> Result<S
         hold_ms: 0,
         sqlite_version: rusqlite::version().to_string(),
         dictionary: None,
+        patches: vec![],
+        base_pages: page_count as u64,
+        patched: 0,
     })
 }
 

@@ -12,6 +12,7 @@ use crate::error::{Error, FormatError, Result};
 use crate::format::decode::{self, Validate};
 use crate::format::id::Id;
 use crate::format::{PAGE_LIST_IDS, SQLITE_PAGE_SIZE_LIMITS};
+use crate::source::idlist::IdLists;
 use serde::{Deserialize, Serialize};
 
 /// How the page image was taken.
@@ -66,15 +67,75 @@ pub struct SqliteManifest {
     pub sqlite_version: String,
     /// The zstd dictionary the page blobs were compressed with, if any.
     pub dictionary: Option<Id>,
+    // Format 5 appends the three fields below; a format 3 or 4 manifest
+    // is the same bytes without them (`decode` reads both).
+    /// List-patch blobs on the page lists, oldest first (format 5).
+    pub patches: Vec<Id>,
+    /// Pages the page lists hold (the page count, unless patched).
+    pub base_pages: u64,
+    /// Entries in all patches together.
+    pub patched: u64,
 }
 
+/// Bytes of the three fields format 5 appends, when `patches` is empty.
+const FORMAT5_TAIL: usize = 24;
+/// `base_pages` of a format 3 or 4 manifest while it is decoded: its page
+/// lists hold all `page_count` pages.
+const ALL_PAGES: u64 = u64::MAX;
+
 impl SqliteManifest {
-    pub fn encode(&self) -> Vec<u8> {
-        decode::encode(self)
+    /// The manifest as format `version` stores it (before 5: without the
+    /// last three fields; such a manifest has no patches).
+    pub fn encode(&self, version: u32) -> Vec<u8> {
+        let mut b = decode::encode(self);
+        if version < crate::format::FRAMES_VERSION {
+            debug_assert!(self.patches.is_empty() && self.base_pages == self.page_count);
+            b.truncate(b.len() - FORMAT5_TAIL);
+        }
+        b
     }
+
+    /// Decode a manifest of any format: format 5's layout, or format 3/4's
+    /// (the same without the last three fields: a format-4 manifest is
+    /// short of them, a format-5 one has bytes left over after them, so
+    /// at most one reading fits).
     pub fn decode(id: &Id, bytes: &[u8]) -> Result<Self> {
-        decode::decode(bytes).map_err(|e| Error::format(format!("sqlite manifest {id}"), e))
+        let err = |e| Error::format(format!("sqlite manifest {id}"), e);
+        match decode::decode::<SqliteManifest>(bytes) {
+            Ok(m) => Ok(m),
+            Err(e) => {
+                let mut old = bytes.to_vec();
+                old.extend_from_slice(&0u64.to_le_bytes());
+                old.extend_from_slice(&ALL_PAGES.to_le_bytes());
+                old.extend_from_slice(&0u64.to_le_bytes());
+                match decode::decode::<SqliteManifest>(&old) {
+                    Ok(mut m) if m.base_pages == ALL_PAGES => {
+                        m.base_pages = m.page_count;
+                        Ok(m)
+                    }
+                    _ => Err(err(e)),
+                }
+            }
+        }
     }
+
+    /// The page ids as id lists.
+    pub fn pages(&self) -> IdLists {
+        IdLists {
+            count: self.page_count,
+            base: if self.base_pages == ALL_PAGES { self.page_count } else { self.base_pages },
+            lists: self.page_lists.clone(),
+            patches: self.patches.clone(),
+            patched: self.patched,
+        }
+    }
+
+    /// Set the page ids' lists.
+    pub fn set_pages(&mut self, l: IdLists) {
+        debug_assert_eq!(l.count, self.page_count);
+        (self.page_lists, self.patches, self.base_pages, self.patched) = (l.lists, l.patches, l.base, l.patched);
+    }
+
     pub fn db_size(&self) -> u64 {
         self.page_size as u64 * self.page_count
     }
@@ -82,8 +143,8 @@ impl SqliteManifest {
 
 impl Validate for SqliteManifest {
     /// The page size is one SQLite allows, and the page lists hold exactly
-    /// `page_count` ids: full lists of `PAGE_LIST_IDS`, then the rest (so a
-    /// reader may size its buffers by `page_count`).
+    /// `base_pages` ids: full lists of `PAGE_LIST_IDS`, then the rest (so a
+    /// reader may size its buffers by them); `IdLists::validate`.
     fn validate(&self) -> std::result::Result<(), String> {
         let (lo, hi) = SQLITE_PAGE_SIZE_LIMITS;
         if !self.page_size.is_power_of_two() || self.page_size < lo || self.page_size > hi {
@@ -92,21 +153,8 @@ impl Validate for SqliteManifest {
         if self.page_count == 0 || self.page_count > u32::MAX as u64 {
             return Err(format!("page count {} is outside 1..2^32", self.page_count));
         }
-        let lists = self.page_count.div_ceil(PAGE_LIST_IDS as u64);
-        if self.page_lists.len() as u64 != lists {
-            return Err(format!(
-                "{} pages need {lists} page lists, the manifest names {}",
-                self.page_count,
-                self.page_lists.len()
-            ));
-        }
-        Ok(())
+        self.pages().validate()
     }
-}
-
-/// Ids the `n`-th page list of `m` must hold.
-pub fn list_len(m: &SqliteManifest, n: usize) -> usize {
-    ids_in_list(m.page_count, n)
 }
 
 /// Ids the `n`-th of the page lists holding `total` ids must hold: full

@@ -14,13 +14,13 @@ pub use restore::RestoreOptions;
 use crate::error::Result;
 use crate::format::snapshot::SourceKind;
 use crate::format::tree::{Node, NodeKind};
-use crate::format::{ObjectKind, PAGE_LIST_IDS};
+use crate::format::ObjectKind;
 use crate::pipeline::write::BlobWriter;
 use crate::repo::Repository;
 use crate::source::reach::Walk;
 use crate::source::{CaptureStats, Captured, Report};
 use crate::sys::human;
-use manifest::{decode_page_list, list_len, SqliteManifest};
+use manifest::SqliteManifest;
 use std::path::{Path, PathBuf};
 
 /// SQLite databases are recorded in snapshots under this code…
@@ -86,24 +86,7 @@ impl crate::source::Source for Sqlite {
         if let Some(d) = &m.dictionary {
             walk.reached(d, ObjectKind::Dictionary, path, None)?;
         }
-        for (n, list) in m.page_lists.iter().enumerate() {
-            if !walk.reached(list, ObjectKind::PageList, path, None)? {
-                continue;
-            }
-            let Some(bytes) = walk.read(list, path)? else { continue };
-            let pages = match decode_page_list(list, &bytes, list_len(&m, n)) {
-                Ok(p) => p,
-                Err(e) => {
-                    walk.failed(list, path, e)?;
-                    continue;
-                }
-            };
-            let first = (n * PAGE_LIST_IDS) as u64 + 1;
-            for (i, page) in pages.iter().enumerate() {
-                walk.reached(page, ObjectKind::Data, path, Some(first + i as u64))?;
-            }
-        }
-        Ok(())
+        crate::source::idlist::reach(walk, &m.pages(), path, true)
     }
 
     fn parts(&self, repo: &Repository, node: &Node) -> Result<Vec<crate::source::Part>> {

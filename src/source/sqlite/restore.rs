@@ -19,7 +19,6 @@ use crate::format::tree::Node;
 use crate::format::ObjectKind;
 use crate::pipeline::read::read_all;
 use crate::repo::Repository;
-use crate::source::reach::{walk_node, Fns, Reached};
 use crate::source::sibling;
 use rusqlite::{Connection, OpenFlags};
 use std::collections::HashMap;
@@ -73,25 +72,10 @@ fn read_kind(repo: &Repository, id: &Id, kind: ObjectKind) -> Result<Vec<u8>> {
     }
 }
 
-/// The ordered page ids of a database node, through the one walk of what
-/// it stores (`Sqlite::reach`), each page list checked to be indexed as one.
-pub fn page_ids(repo: &Repository, node: &Node, m: &SqliteManifest) -> Result<Vec<Id>> {
-    let mut ids = Vec::with_capacity(m.page_count as usize);
-    let blob = |r: Reached| -> Result<bool> {
-        match r.kind {
-            ObjectKind::Data => ids.push(*r.id),
-            ObjectKind::PageList | ObjectKind::SqliteManifest => {
-                if let Some(loc) = repo.locate(r.id).filter(|l| l.kind != r.kind) {
-                    let e = crate::format::FormatError::WrongKind { expected: r.kind.name(), found: loc.kind as u8 };
-                    return Err(Error::format(format!("blob {}", r.id), e));
-                }
-            }
-            _ => {}
-        }
-        Ok(true)
-    };
-    let mut v = Fns { blob, node: |_: &Path, _: &Node| Ok(true), failed: |_: &Id, _: &Path, e| Err(e) };
-    walk_node(&mut |id| repo.read_blob(id), node, Path::new(""), &mut v)?;
+/// The ordered page ids of a database node: its lists and patches
+/// resolved (`idlist::resolve`), each blob checked to be indexed as its kind.
+pub fn page_ids(repo: &Repository, _node: &Node, m: &SqliteManifest) -> Result<Vec<Id>> {
+    let ids = crate::source::idlist::resolve_in(repo, &m.pages())?;
     if ids.len() as u64 != m.page_count {
         let why = format!("page lists hold {} pages, the manifest says {}", ids.len(), m.page_count);
         return Err(Error::format("sqlite manifest", crate::format::FormatError::Decode(why)));
