@@ -29,9 +29,10 @@ pub enum CheckArg {
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Files or directories to back up, SQLite databases as sqlite:PATH and
-    /// Chroma persist directories as chroma:DIR; each appears in the
-    /// snapshot under its base name.
+    /// Files or directories to back up, SQLite databases as sqlite:PATH,
+    /// Chroma persist directories as chroma:DIR and Redis servers as
+    /// redis://HOST:PORT[/DB]; each appears in the snapshot under its base
+    /// name (a server as redis-HOST-PORT-DB).
     #[arg(required = true)]
     paths: Vec<PathBuf>,
     /// SQLite: end the read transaction and fail (writing no snapshot) rather
@@ -55,6 +56,15 @@ pub struct Args {
     /// the backup fails (each after a pause twice as long as the last).
     #[arg(long, value_name = "N", default_value_t = 5)]
     chroma_attempts: u32,
+    /// Redis: read the server's password from this file (else
+    /// CAIRN_REDIS_PASSWORD; never put it in the URL, where `ps` shows it).
+    #[arg(long, value_name = "FILE")]
+    redis_password_file: Option<PathBuf>,
+    /// Redis: fail (writing no snapshot) if the RDB has not arrived within
+    /// this many seconds (a diskless server first waits
+    /// repl-diskless-sync-delay, 5 s by default).
+    #[arg(long, value_name = "SECONDS", default_value_t = 120.0)]
+    redis_timeout: f64,
     /// Tag the snapshot (repeatable).
     #[arg(long = "tag")]
     tags: Vec<String>,
@@ -91,8 +101,9 @@ struct Summary<'a> {
     bytes_new_stored: u64,
     packs_written: u64,
     seconds: f64,
-    databases: Vec<serde_json::Value>,
-    vector_stores: Vec<serde_json::Value>,
+    /// One array per source kind's report group (`databases`, ...).
+    #[serde(flatten)]
+    groups: serde_json::Map<String, serde_json::Value>,
     warnings: &'a [String],
 }
 
@@ -131,9 +142,10 @@ impl Args {
             anyhow::bail!("--chroma-attempts 0 would never read the directory: give 1 or more");
         }
         let chroma = cairn::source::chroma::CaptureOptions { attempts: self.chroma_attempts, ..Default::default() };
+        let redis = redis_options(self.redis_password_file.as_deref(), self.redis_timeout)?;
         let opts = BackupOptions {
             sources: self.paths.iter().map(|p| SourceSpec::parse(p.as_os_str())).collect(),
-            capture: CaptureOptions { force: self.force, sqlite, chroma },
+            capture: CaptureOptions { force: self.force, sqlite, chroma, redis },
             tags: self.tags,
             time,
             host: self.host,
@@ -161,8 +173,7 @@ impl Args {
             bytes_new_stored: r.written.bytes_new_stored,
             packs_written: r.written.packs,
             seconds: r.seconds,
-            databases: r.reports.iter().filter(|p| p.group == "databases").map(|p| p.json.clone()).collect(),
-            vector_stores: r.reports.iter().filter(|p| p.group == "vector_stores").map(|p| p.json.clone()).collect(),
+            groups: cairn::source::report_groups(r.reports.iter()),
             warnings: &r.warnings,
         };
         if self.json {
@@ -188,4 +199,20 @@ impl Args {
         }
         Ok(0)
     }
+}
+
+/// The Redis options: the password from `file`, else CAIRN_REDIS_PASSWORD.
+fn redis_options(file: Option<&std::path::Path>, timeout: f64) -> anyhow::Result<cairn::source::redis::CaptureOptions> {
+    if !(timeout > 0.0 && timeout.is_finite()) {
+        anyhow::bail!("--redis-timeout {timeout} is not a positive number of seconds");
+    }
+    let password = match file {
+        Some(f) => {
+            let text = std::fs::read_to_string(f)
+                .map_err(|e| anyhow::anyhow!("cannot read --redis-password-file {}: {e}", f.display()))?;
+            Some(text.trim_end_matches(['\r', '\n']).to_string())
+        }
+        None => std::env::var("CAIRN_REDIS_PASSWORD").ok().filter(|p| !p.is_empty()),
+    };
+    Ok(cairn::source::redis::CaptureOptions { password, timeout: std::time::Duration::from_secs_f64(timeout) })
 }

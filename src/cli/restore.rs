@@ -100,11 +100,10 @@ impl Args {
         let r = restore(repo, &snap, &opts)?;
         let s = &r.stats;
         if self.json {
-            let group = |g: &str| -> Vec<&serde_json::Value> {
-                r.reports.iter().filter(|p| p.group == g).map(|p| &p.json).collect()
-            };
-            print_json(&serde_json::json!({"snapshot_id": id.to_hex(), "selected": sel.note, "target": target,
-                "stats": s, "databases": group("databases"), "vector_stores": group("vector_stores")}));
+            let mut out = serde_json::json!({"snapshot_id": id.to_hex(), "selected": sel.note, "target": target,
+                "stats": s});
+            out.as_object_mut().expect("an object").extend(cairn::source::report_groups(r.reports.iter()));
+            print_json(&out);
         } else {
             println!(
                 "restored snapshot {} to {}: {} files ({}), {} dirs, {} symlinks in {:.2}s",

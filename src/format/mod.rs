@@ -15,9 +15,9 @@ pub use id::Id;
 
 /// Repository format version written by this build. Readers refuse a larger
 /// one. Versions 1 (plaintext only), 2 (no XAES-256-GCM), 3 (no Chroma
-/// nodes) and 4 (no frames, no list patches) are still read, and written in
-/// their own format.
-pub const REPO_VERSION: u32 = 5;
+/// nodes), 4 (no frames, no list patches) and 5 (no Redis nodes) are still
+/// read, and written in their own format.
+pub const REPO_VERSION: u32 = 6;
 
 /// The first version whose repositories hold frames and list patches.
 pub const FRAMES_VERSION: u32 = 5;
@@ -160,9 +160,29 @@ pub enum ObjectKind {
     Frame = 14,
     /// Changes to an id list since its full lists (format 5).
     ListPatch = 15,
+    /// A Redis snapshot's manifest (format 6).
+    RedisManifest = 16,
 }
 
+/// The kinds stored as blobs in packs, in a fixed order: the in-memory
+/// index records a blob's kind as its position here (4 bits), not as its
+/// kind byte, so kind bytes may grow past 15.
+pub const BLOB_KINDS: [ObjectKind; 8] = [
+    ObjectKind::Data,
+    ObjectKind::Tree,
+    ObjectKind::SqliteManifest,
+    ObjectKind::PageList,
+    ObjectKind::ChromaManifest,
+    ObjectKind::Frame,
+    ObjectKind::ListPatch,
+    ObjectKind::RedisManifest,
+];
+
 impl ObjectKind {
+    /// Position in `BLOB_KINDS`, for a blob kind.
+    pub fn blob_code(self) -> Option<u8> {
+        BLOB_KINDS.iter().position(|k| *k == self).map(|p| p as u8)
+    }
     pub fn from_u8(b: u8) -> Option<Self> {
         Some(match b {
             1 => Self::Data,
@@ -180,21 +200,13 @@ impl ObjectKind {
             13 => Self::ChromaManifest,
             14 => Self::Frame,
             15 => Self::ListPatch,
+            16 => Self::RedisManifest,
             _ => return None,
         })
     }
     /// Kinds stored as blobs inside packs (listed in pack trailers and index files).
     pub fn is_blob(self) -> bool {
-        matches!(
-            self,
-            Self::Data
-                | Self::Tree
-                | Self::SqliteManifest
-                | Self::PageList
-                | Self::ChromaManifest
-                | Self::Frame
-                | Self::ListPatch
-        )
+        self.blob_code().is_some()
     }
     pub fn name(self) -> &'static str {
         match self {
@@ -213,6 +225,7 @@ impl ObjectKind {
             Self::ChromaManifest => "chroma-manifest",
             Self::Frame => "frame",
             Self::ListPatch => "list-patch",
+            Self::RedisManifest => "redis-manifest",
         }
     }
 }
@@ -226,14 +239,14 @@ const _: () = {
     assert!(SEAL_VERSION != SEAL_VERSION_XCHACHA && SEAL_VERSION != SEAL_VERSION_XAES);
     assert!(SEAL_VERSION_XCHACHA != SEAL_VERSION_XAES);
     assert!(FRAME_MEMBER_MAX < FRAME_TARGET && FRAME_TARGET <= MAX_SEALED_RAW);
-    // The in-memory index keeps a blob kind in 4 bits.
-    assert!((ObjectKind::ListPatch as u8) < 16);
+    // The in-memory index keeps a blob kind's position in BLOB_KINDS in 4 bits.
+    assert!(BLOB_KINDS.len() <= 16);
 };
 
 /// Checked once before anything is written (see `Repository::init`).
 pub fn check_constants() {
     assert_ne!(PACK_MAGIC, CONFIG_MAGIC);
-    for k in 1..=15u8 {
+    for k in 1..=16u8 {
         assert_eq!(ObjectKind::from_u8(k).map(|k| k as u8), Some(k));
     }
 }

@@ -63,10 +63,13 @@ struct Entry {
     raw_length: u32,
 }
 
-/// The blob kind lives in the top 4 bits of `pack_kind`, the pack number in
+/// The blob kind (its position in `format::BLOB_KINDS`) lives in the top 4 bits of `pack_kind`, the pack number in
 /// the other 28 (268 million packs, 4 EiB at the default pack size).
 const KIND_SHIFT: u32 = 28;
 const PACK_MASK: u32 = (1 << KIND_SHIFT) - 1;
+/// The code of frame members in the top bits (`ObjectKind::blob_code`).
+const FRAME_CODE: u8 = 5;
+const _: () = assert!(matches!(crate::format::BLOB_KINDS[FRAME_CODE as usize], ObjectKind::Frame));
 
 /// Where a blob is stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,10 +133,12 @@ impl MasterIndex {
                 self.packs.push(p.id);
             }
             for b in &p.blobs {
-                // Kinds are validated blob kinds (< 16) by the decoder.
+                // Kinds are validated blob kinds by the decoder; an unknown
+                // one would read back as data and fail its kind check.
+                let code = ObjectKind::from_u8(b.kind).and_then(ObjectKind::blob_code).unwrap_or(0);
                 self.entries.push(Entry {
                     id: b.id.0,
-                    pack_kind: n | (b.kind as u32) << KIND_SHIFT,
+                    pack_kind: n | (code as u32) << KIND_SHIFT,
                     offset: b.offset,
                     length: b.length,
                     raw_length: b.raw_length,
@@ -199,7 +204,7 @@ impl MasterIndex {
         Location {
             pack: self.packs[(e.pack_kind & PACK_MASK) as usize],
             // An unknown kind reads as data, and then fails the kind check when opened.
-            kind: ObjectKind::from_u8((e.pack_kind >> KIND_SHIFT) as u8).unwrap_or(ObjectKind::Data),
+            kind: crate::format::BLOB_KINDS[(e.pack_kind >> KIND_SHIFT) as usize % crate::format::BLOB_KINDS.len()],
             offset: e.offset,
             length: e.length,
             raw_length: e.raw_length,
@@ -251,7 +256,7 @@ impl MasterIndex {
     pub fn shares(&self) -> Shares {
         let mut frames: HashMap<(u32, u32), u64> = HashMap::new();
         for e in &self.entries {
-            if (e.pack_kind >> KIND_SHIFT) as u8 == ObjectKind::Frame as u8 {
+            if (e.pack_kind >> KIND_SHIFT) as u8 == FRAME_CODE {
                 *frames.entry((e.pack_kind & PACK_MASK, e.offset)).or_default() += e.raw_length as u64;
             }
         }
@@ -261,7 +266,7 @@ impl MasterIndex {
     /// The share of the blob at `position` (see `shares`).
     pub fn share(&self, shares: &Shares, position: usize) -> u64 {
         let e = &self.entries[position];
-        if (e.pack_kind >> KIND_SHIFT) as u8 != ObjectKind::Frame as u8 {
+        if (e.pack_kind >> KIND_SHIFT) as u8 != FRAME_CODE {
             return e.length as u64;
         }
         let total = shares.frames.get(&(e.pack_kind & PACK_MASK, e.offset)).copied().unwrap_or(1).max(1);

@@ -12,6 +12,7 @@ pub mod chroma;
 pub mod files;
 pub mod idlist;
 pub mod reach;
+pub mod redis;
 pub mod sqlite;
 
 use crate::error::{Error, Result};
@@ -24,7 +25,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 /// Every source kind. A new kind: its module, and one line here.
-pub static KINDS: &[&dyn Source] = &[&files::Files, &sqlite::Sqlite, &chroma::Chroma];
+pub static KINDS: &[&dyn Source] = &[&files::Files, &sqlite::Sqlite, &chroma::Chroma, &redis::Redis];
 
 /// One kind of source.
 pub trait Source: Sync {
@@ -37,6 +38,17 @@ pub trait Source: Sync {
     /// The node kind it writes (none for files: their nodes are the
     /// format's own files, directories and symlinks).
     fn node_kind(&self) -> Option<NodeKind>;
+    /// The location in a source argument of this kind, if it is one: by
+    /// default what follows `NAME:` (a URL kind may claim whole URLs).
+    fn claim<'a>(&self, arg: &'a [u8]) -> Option<&'a [u8]> {
+        arg.strip_prefix(self.name().as_bytes()).and_then(|r| r.strip_prefix(b":"))
+    }
+    /// The JSON group its capture and restore reports go in (`databases`,
+    /// `vector_stores`, …): always present in `backup --json` and
+    /// `restore --json`, empty when unused.
+    fn report_group(&self) -> Option<&'static str> {
+        None
+    }
     /// The canonical location recorded in the snapshot (an absolute path,
     /// say) and the name of its node in the snapshot's root; checks that
     /// the source exists.
@@ -86,6 +98,7 @@ pub struct CaptureOptions {
     pub force: bool,
     pub sqlite: sqlite::CaptureOptions,
     pub chroma: chroma::CaptureOptions,
+    pub redis: redis::CaptureOptions,
 }
 
 /// Options of each kind's restore.
@@ -183,7 +196,7 @@ impl SourceSpec {
     /// Parse a source argument.
     pub fn parse(arg: &OsStr) -> SourceSpec {
         for s in KINDS.iter().filter(|s| s.node_kind().is_some()) {
-            if let Some(rest) = arg.as_bytes().strip_prefix(s.name().as_bytes()).and_then(|r| r.strip_prefix(b":")) {
+            if let Some(rest) = s.claim(arg.as_bytes()) {
                 return SourceSpec { source: *s, location: OsStr::from_bytes(rest).to_os_string() };
             }
         }
@@ -204,9 +217,25 @@ impl SourceSpec {
 /// `location` of `source` as a source argument (`sqlite:/x.db`, `/srv/scripts`).
 pub fn display(source: &dyn Source, location: &str) -> String {
     match source.node_kind() {
+        // A kind that claims whole arguments (URLs) is shown as them.
+        Some(_) if source.claim(location.as_bytes()).is_some() => location.to_string(),
         Some(_) => format!("{}:{location}", source.name()),
         None => location.to_string(),
     }
+}
+
+/// Reports by JSON group: every kind's group (empty if unused), in kind order.
+pub fn report_groups<'a>(reports: impl Iterator<Item = &'a Report>) -> serde_json::Map<String, serde_json::Value> {
+    let mut m = serde_json::Map::new();
+    for g in KINDS.iter().filter_map(|k| k.report_group()) {
+        m.insert(g.to_string(), serde_json::Value::Array(vec![]));
+    }
+    for r in reports {
+        if let Some(serde_json::Value::Array(a)) = m.get_mut(r.group) {
+            a.push(r.json.clone());
+        }
+    }
+    m
 }
 
 /// The kind recorded under `kind`.

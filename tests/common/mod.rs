@@ -7,6 +7,7 @@ pub mod chroma;
 pub mod crash_backend;
 pub mod load;
 pub mod peers;
+pub mod redis;
 
 use cairn::backend::{BResult, Backend, BackendError, ObjectInfo};
 use std::collections::BTreeMap;

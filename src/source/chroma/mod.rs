@@ -45,6 +45,9 @@ impl Source for Chroma {
     fn node_kind(&self) -> Option<NodeKind> {
         Some(NODE_KIND)
     }
+    fn report_group(&self) -> Option<&'static str> {
+        Some("vector_stores")
+    }
 
     fn capture(
         &self,

@@ -41,6 +41,9 @@ impl crate::source::Source for Sqlite {
     fn node_kind(&self) -> Option<NodeKind> {
         Some(NODE_KIND)
     }
+    fn report_group(&self) -> Option<&'static str> {
+        Some("databases")
+    }
 
     fn capture(
         &self,
