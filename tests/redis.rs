@@ -111,3 +111,37 @@ fn bad_servers_and_urls_fail_with_one_line_and_write_nothing() {
     one_line(&err);
     assert!(err.contains("format 6"), "{err}");
 }
+
+/// A writer commits transactions while snapshots are taken: each restored
+/// RDB holds exactly one moment of its sequence (`seq:0..=last`, nothing
+/// after), and the writer went on meanwhile.
+#[test]
+fn snapshots_under_a_writer_are_points_in_time() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    init(&repo);
+    let src = Server::start(&tmp.path().join("src"), &[]);
+    src.cli(&["DEBUG", "POPULATE", "50000", "bulk", "64"]);
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let w = common::redis::writer(src.port, stop.clone());
+    let mut seen = vec![];
+    for i in 0..3 {
+        while src.cli(&["GET", "last"]).trim().parse::<u64>().unwrap_or(0) < 200 * (i + 1) {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        ok(cairn(&repo).arg("backup").arg(src.url()));
+        let target = tmp.path().join(format!("out{i}"));
+        ok(cairn(&repo).args(["restore", "latest", "--target"]).arg(&target));
+        let dir = target.join(format!("redis-127.0.0.1-{}-0", src.port));
+        let copy = Server::start(&dir, &["--dbfilename", "dump.rdb"]);
+        let last: u64 = copy.cli(&["GET", "last"]).trim().parse().unwrap();
+        let seq = copy.cli(&["EVAL", "return #redis.call('KEYS', 'seq:*')", "0"]);
+        assert_eq!(seq.trim(), (last + 1).to_string(), "snapshot {i}: not one moment of the writer");
+        assert_eq!(copy.cli(&["DBSIZE"]).trim(), (50000 + last + 2).to_string());
+        seen.push(last);
+    }
+    stop.store(true, Ordering::Relaxed);
+    let committed = w.join().unwrap();
+    assert!(seen.windows(2).all(|p| p[0] < p[1]) && committed > seen[2], "{seen:?}, {committed} committed");
+}

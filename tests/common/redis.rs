@@ -85,3 +85,38 @@ impl Drop for Server {
 pub fn check_rdb(rdb: &PathBuf) -> bool {
     Command::new("redis-check-rdb").arg(rdb).output().is_ok_and(|o| o.status.success())
 }
+
+/// A writer on `port` until `stop`: transaction n sets `seq:n` and `last`
+/// to n (`MULTI` … `EXEC`), so any point-in-time image holds exactly
+/// `seq:0..=last`. Returns how many it committed.
+pub fn writer(port: u16, stop: std::sync::Arc<std::sync::atomic::AtomicBool>) -> std::thread::JoinHandle<u64> {
+    use std::io::{BufRead, BufReader, Write};
+    std::thread::spawn(move || {
+        let s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        let mut w = s;
+        let cmd = |parts: &[&str]| {
+            let mut b = format!("*{}\r\n", parts.len());
+            for p in parts {
+                b.push_str(&format!("${}\r\n{p}\r\n", p.len()));
+            }
+            b
+        };
+        let mut n = 0u64;
+        let mut line = String::new();
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            let v = n.to_string();
+            let key = format!("seq:{n}");
+            let batch = [cmd(&["MULTI"]), cmd(&["SET", &key, &v]), cmd(&["SET", "last", &v]), cmd(&["EXEC"])].concat();
+            w.write_all(batch.as_bytes()).unwrap();
+            // +OK, +QUEUED, +QUEUED, *2, +OK, +OK
+            for _ in 0..6 {
+                line.clear();
+                r.read_line(&mut line).unwrap();
+                assert!(!line.starts_with('-'), "writer: {line}");
+            }
+            n += 1;
+        }
+        n
+    })
+}
