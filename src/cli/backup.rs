@@ -56,6 +56,12 @@ pub struct Args {
     /// the backup fails (each after a pause twice as long as the last).
     #[arg(long, value_name = "N", default_value_t = 5)]
     chroma_attempts: u32,
+    /// Files: leave out entries matching this glob (repeatable): without
+    /// `/` it matches an entry's name at any depth (`*.tmp`), with `/` the
+    /// path below the source (`cache/**`). Excluded directories are not
+    /// entered.
+    #[arg(long, value_name = "GLOB")]
+    exclude: Vec<String>,
     /// Redis: read the server's password from this file (else
     /// CAIRN_REDIS_PASSWORD; never put it in the URL, where `ps` shows it).
     #[arg(long, value_name = "FILE")]
@@ -142,10 +148,11 @@ impl Args {
             anyhow::bail!("--chroma-attempts 0 would never read the directory: give 1 or more");
         }
         let chroma = cairn::source::chroma::CaptureOptions { attempts: self.chroma_attempts, ..Default::default() };
+        let exclude = cairn::source::files::exclude::Exclude::new(&self.exclude).map_err(anyhow::Error::msg)?;
         let redis = redis_options(self.redis_password_file.as_deref(), self.redis_timeout)?;
         let opts = BackupOptions {
             sources: self.paths.iter().map(|p| SourceSpec::parse(p.as_os_str())).collect(),
-            capture: CaptureOptions { force: self.force, sqlite, chroma, redis },
+            capture: CaptureOptions { force: self.force, exclude, sqlite, chroma, redis },
             tags: self.tags,
             time,
             host: self.host,

@@ -96,6 +96,8 @@ pub trait Source: Sync {
 pub struct CaptureOptions {
     /// Re-read every file, ignoring the parent snapshot.
     pub force: bool,
+    /// Entries of files sources left out.
+    pub exclude: files::exclude::Exclude,
     pub sqlite: sqlite::CaptureOptions,
     pub chroma: chroma::CaptureOptions,
     pub redis: redis::CaptureOptions,

@@ -36,6 +36,8 @@ pub struct FileArchiver<'a, 'r> {
     pub warnings: Vec<String>,
     /// Read buffer, reused for every file.
     pub buf: Vec<u8>,
+    /// Entries not stored (an excluded directory is not entered).
+    pub exclude: &'a super::exclude::Exclude,
 }
 
 struct Frame {
@@ -106,7 +108,12 @@ impl<'a, 'r> FileArchiver<'a, 'r> {
     pub fn archive(&mut self, root: &Path, name: Vec<u8>, parent: Option<&Node>) -> Result<Option<Node>> {
         let mut stack: Vec<Frame> = Vec::new();
         let mut result = None;
-        let walker = walkdir::WalkDir::new(root).follow_links(false).sort_by_file_name();
+        let exclude = self.exclude;
+        let walker = walkdir::WalkDir::new(root)
+            .follow_links(false)
+            .sort_by_file_name()
+            .into_iter()
+            .filter_entry(|e| e.depth() == 0 || !exclude.excludes(e.path().strip_prefix(root).unwrap_or(e.path())));
         for entry in walker {
             let entry = entry.map_err(|e| {
                 let path = e.path().unwrap_or(root).to_path_buf();

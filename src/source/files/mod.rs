@@ -3,6 +3,7 @@
 //! planned by pack (`restore`).
 
 pub mod archive;
+pub mod exclude;
 pub mod restore;
 
 use crate::error::Result;
@@ -41,6 +42,7 @@ impl crate::source::Source for Files {
             stats: Default::default(),
             warnings: vec![],
             buf: vec![],
+            exclude: &o.exclude,
         };
         let node = a.archive(Path::new(location), name, parent)?;
         Ok(Captured { node, stats: a.stats, report: None, warnings: a.warnings })
