@@ -114,6 +114,9 @@ fn demo_runs_end_to_end() {
     let out = ok(Command::new(env!("CARGO_BIN_EXE_cairn")).args(["demo", "--size-mib", "8"]));
     assert!(out.contains("verified:") && out.contains("byte-exact"), "{out}");
     assert!(out.contains("dedup"), "{out}");
+    // redis-server is a test component (./scripts/test installs it): the
+    // demo's Redis part runs, with a private server it stops again.
+    assert!(out.contains("11. Redis: redis redis://127.0.0.1") && out.contains("RDB CRC-64"), "{out}");
 }
 
 /// A relative --repo whose directory does not exist yet (this once recursed
