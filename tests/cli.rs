@@ -116,6 +116,11 @@ fn demo_runs_end_to_end() {
     assert!(out.contains("dedup"), "{out}");
     // redis-server is a test component (./scripts/test installs it): the
     // demo's Redis part runs, with a private server it stops again.
+    let found = Command::new("redis-server").arg("--version").output().is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "redis-server is not installed for the tests: run ./scripts/test, which installs it and runs the suite"
+    );
     assert!(out.contains("11. Redis: redis redis://127.0.0.1") && out.contains("RDB CRC-64"), "{out}");
 }
 
