@@ -84,6 +84,27 @@ pub trait SourceError: std::error::Error + Send + Sync + 'static {
     }
 }
 
+/// Make `$t` a source error whose `$verify` variant (failed verification)
+/// exits with 3 and every other with 1, convertible into `Error`.
+macro_rules! source_error {
+    ($t:ident, $verify:ident) => {
+        impl $crate::error::SourceError for $t {
+            fn exit_code(&self) -> i32 {
+                match self {
+                    $t::$verify { .. } => 3,
+                    _ => 1,
+                }
+            }
+        }
+        impl From<$t> for $crate::Error {
+            fn from(e: $t) -> Self {
+                $crate::Error::Source(Box::new(e))
+            }
+        }
+    };
+}
+pub(crate) use source_error;
+
 impl Error {
     pub fn format(object: impl Into<String>, source: FormatError) -> Self {
         Error::Format { object: object.into(), source }

@@ -191,17 +191,4 @@ pub enum ChromaError {
     OldFormat(u32),
 }
 
-impl crate::error::SourceError for ChromaError {
-    fn exit_code(&self) -> i32 {
-        match self {
-            ChromaError::VerifyFailed { .. } => 3,
-            _ => 1,
-        }
-    }
-}
-
-impl From<ChromaError> for crate::Error {
-    fn from(e: ChromaError) -> Self {
-        crate::Error::Source(Box::new(e))
-    }
-}
+crate::error::source_error!(ChromaError, VerifyFailed);

@@ -277,17 +277,4 @@ pub enum RedisError {
     TargetWrite { path: PathBuf, source: std::io::Error },
 }
 
-impl crate::error::SourceError for RedisError {
-    fn exit_code(&self) -> i32 {
-        match self {
-            RedisError::VerifyFailed { .. } => 3,
-            _ => 1,
-        }
-    }
-}
-
-impl From<RedisError> for crate::Error {
-    fn from(e: RedisError) -> Self {
-        crate::Error::Source(Box::new(e))
-    }
-}
+crate::error::source_error!(RedisError, VerifyFailed);

@@ -150,20 +150,7 @@ pub enum SqliteError {
     BadAssertion(String),
 }
 
-impl crate::error::SourceError for SqliteError {
-    fn exit_code(&self) -> i32 {
-        match self {
-            SqliteError::VerifyFailed { .. } => 3,
-            _ => 1,
-        }
-    }
-}
-
-impl From<SqliteError> for crate::Error {
-    fn from(e: SqliteError) -> Self {
-        crate::Error::Source(Box::new(e))
-    }
-}
+crate::error::source_error!(SqliteError, VerifyFailed);
 
 impl SqliteError {
     pub(crate) fn sql<'a>(path: &'a std::path::Path, what: &'static str) -> impl FnOnce(rusqlite::Error) -> Self + 'a {
