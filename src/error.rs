@@ -70,6 +70,8 @@ pub enum Error {
     PackerFailed,
     #[error("path {0:?} is not in the snapshot")]
     PathNotInSnapshot(String),
+    #[error("component {name}: {source}")]
+    Component { name: String, source: Box<Error> },
     /// An error of one source kind (its module defines and words it).
     #[error("{0}")]
     Source(Box<dyn SourceError>),

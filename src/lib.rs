@@ -15,7 +15,9 @@
 //! - `source`: what can be captured and restored (files, SQLite), behind one
 //!   trait, and the reachability walk over what they store;
 //! - `ops`: the operations: backup, restore, check, forget, prune, repair,
-//!   stats, snapshot selection.
+//!   stats, snapshot selection;
+//! - `stack`: the whole data stack: the stack file, one snapshot of all its
+//!   components, their restore into a root or in place, hooks, webhook.
 //!
 //! The command line (`src/cli`, binary only) converts its arguments into
 //! these options and words the messages. `format-spec/` in the source tree
@@ -34,6 +36,7 @@ pub mod retention;
 pub mod sample;
 pub mod seal;
 pub mod source;
+pub mod stack;
 pub mod sys;
 
 pub use error::{Error, Result};

@@ -87,6 +87,7 @@ impl Crafter {
             parent: None,
             summary: Summary::default(),
             nonce: [7; 16],
+            stack: None,
         };
         let raw = s.encode();
         let id = Id::hash(&raw);

@@ -178,8 +178,8 @@ proptest! {
     fn snapshot(b in mutated(vec![cairn::format::snapshot::Snapshot {
         version: 1, time_ns: 1, hostname: "h".into(), username: "u".into(), tags: vec!["t".into()],
         sources: vec![cairn::format::snapshot::Source { kind: cairn::source::sqlite::KIND, path: "/x".into() }],
-        tree: vec![Id::hash(b"t")], parent: Some(Id::hash(b"p")), summary: Default::default(), nonce: [1; 16],
-    }.encode()])) {
+        tree: vec![Id::hash(b"t")], parent: Some(Id::hash(b"p")), summary: Default::default(), nonce: [1; 16], stack: None,
+    }.encode(), stack_snapshot().encode()])) {
         decode_bounded(&b, cairn::format::snapshot::Snapshot::decode);
     }
 
@@ -253,4 +253,33 @@ fn a_lying_length_is_refused_before_allocating() {
     let check = blake3::hash(&b[..body]);
     b[body..].copy_from_slice(&check.as_bytes()[..16]);
     decode_bounded(&b, |b| assert!(Sealer::new(3).unseal(ObjectKind::Data, b).is_err()));
+}
+
+/// A version-2 snapshot: one component.
+fn stack_snapshot() -> cairn::format::snapshot::Snapshot {
+    use cairn::format::snapshot::*;
+    Snapshot {
+        version: STACK_VERSION, time_ns: 1, hostname: "h".into(), username: "u".into(), tags: vec![],
+        sources: vec![Source { kind: cairn::source::sqlite::KIND, path: "/x".into() }],
+        tree: vec![Id::hash(b"t")], parent: None, summary: Default::default(), nonce: [2; 16],
+        stack: Some(Stack { name: "app".into(), components: vec![Component {
+            name: "projects".into(), kind: cairn::source::sqlite::KIND, location: "/x".into(), start_ns: 5,
+            duration_us: 7, hold_us: Some(3), method: "Dbpage".into(), bytes: 4096, bytes_read: 4096 }] }),
+    }
+}
+
+#[test]
+fn stack_snapshots_round_trip_and_plain_ones_keep_their_bytes() {
+    let s = stack_snapshot();
+    let b = s.encode();
+    assert_eq!(cairn::format::snapshot::Snapshot::decode(&b).unwrap(), s);
+    let plain = cairn::format::snapshot::Snapshot { version: 1, stack: None, ..s.clone() };
+    let pb = plain.encode();
+    // Version 1 ends at the nonce, as before format 6.
+    assert_eq!(&pb[pb.len() - 16..], &[2u8; 16]);
+    assert_eq!(cairn::format::snapshot::Snapshot::decode(&pb).unwrap(), plain);
+    // A version that does not match its stack is refused.
+    let mut wrong = b.clone();
+    wrong[..4].copy_from_slice(&1u32.to_le_bytes());
+    assert!(cairn::format::snapshot::Snapshot::decode(&wrong).is_err());
 }

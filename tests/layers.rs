@@ -16,6 +16,7 @@ const LAYERS: &[&[&str]] = &[
     &["pipeline"],
     &["source"],
     &["ops"],
+    &["stack"],
 ];
 
 fn layer(module: &str) -> Option<usize> {

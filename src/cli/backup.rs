@@ -33,8 +33,15 @@ pub struct Args {
     /// Chroma persist directories as chroma:DIR and Redis servers as
     /// redis://HOST:PORT[/DB]; each appears in the snapshot under its base
     /// name (a server as redis-HOST-PORT-DB).
-    #[arg(required = true)]
+    #[arg(required_unless_present = "stack")]
     paths: Vec<PathBuf>,
+    /// Back up the whole stack a stack file describes (./cairn.toml when
+    /// no FILE is given) as one stack snapshot; see examples/cairn.toml.
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "cairn.toml", conflicts_with = "paths")]
+    pub stack: Option<PathBuf>,
+    /// With --stack: only this component (repeatable).
+    #[arg(long, value_name = "NAME", requires = "stack")]
+    only: Vec<String>,
     /// SQLite: end the read transaction and fail (writing no snapshot) rather
     /// than hold it, or wait for a lock, longer than this many seconds. In
     /// rollback-journal mode writers wait while the pages are read.
@@ -122,7 +129,8 @@ pub fn parse_time(flag: &str, s: &str) -> Result<jiff::Timestamp> {
 }
 
 impl Args {
-    pub fn run(self, repo: &Repository) -> Result<i32> {
+    /// `stack` is the loaded stack file when `--stack` was given.
+    pub fn run(self, repo: &Repository, stack: Option<&cairn::stack::StackFile>) -> Result<i32> {
         let time = self.time.as_deref().map(|t| parse_time("--time", t)).transpose()?;
         let max_hold = match self.max_hold {
             Some(s) if !(s.is_finite() && s > 0.0 && s <= 86400.0) => {
@@ -150,12 +158,24 @@ impl Args {
         let chroma = cairn::source::chroma::CaptureOptions { attempts: self.chroma_attempts, ..Default::default() };
         let exclude = cairn::source::files::exclude::Exclude::new(&self.exclude).map_err(anyhow::Error::msg)?;
         let redis = redis_options(self.redis_password_file.as_deref(), self.redis_timeout)?;
+        let capture = CaptureOptions { force: self.force, exclude, sqlite, chroma, redis };
+        if let Some(stack) = stack {
+            let o = cairn::stack::backup::StackBackupOptions {
+                only: self.only,
+                capture,
+                tags: self.tags,
+                time,
+                host: self.host,
+            };
+            return super::stack::backup(repo, stack, &o, self.json);
+        }
         let opts = BackupOptions {
             sources: self.paths.iter().map(|p| SourceSpec::parse(p.as_os_str())).collect(),
-            capture: CaptureOptions { force: self.force, exclude, sqlite, chroma, redis },
+            capture,
             tags: self.tags,
             time,
             host: self.host,
+            stack: None,
         };
         let r = backup(repo, &opts)?;
         for w in &r.warnings {

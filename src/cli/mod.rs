@@ -15,6 +15,7 @@ mod repair;
 mod restore;
 mod select;
 mod snapshots;
+mod stack;
 mod stats;
 pub mod words;
 
@@ -79,10 +80,18 @@ pub fn run(cli: Cli) -> Result<i32> {
     let (repo, pw) = (cli.repo, Password { file: cli.password_file });
     match cli.command {
         Command::Init(a) => a.run(repo_path(repo)?, &pw),
-        Command::Backup(a) => a.run(&open(repo, &pw)?),
+        Command::Backup(a) => {
+            let st = a.stack.as_deref().map(cairn::stack::load).transpose()?;
+            let repo = repo.or_else(|| st.as_ref().and_then(|s| s.repository.clone()));
+            a.run(&open(repo, &pw)?, st.as_ref())
+        }
         Command::Snapshots(a) => a.run(&open_without_index(repo, &pw)?),
         Command::Ls(a) => a.run(&open(repo, &pw)?),
-        Command::Restore(a) => a.run(&open(repo, &pw)?),
+        Command::Restore(a) => {
+            let st = a.stack.as_deref().map(cairn::stack::load).transpose()?;
+            let repo = repo.or_else(|| st.as_ref().and_then(|s| s.repository.clone()));
+            a.run(&open(repo, &pw)?, st.as_ref())
+        }
         Command::Cat(a) => a.run(&open(repo, &pw)?),
         Command::Stats(a) => a.run(&open(repo, &pw)?),
         Command::Check(a) => a.run(repo_path(repo)?, &pw),

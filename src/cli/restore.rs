@@ -15,8 +15,25 @@ pub struct Args {
     at: super::select::At,
     /// Directory to restore into (must be empty unless --overwrite); a
     /// SQLite database is written there under its original file name.
-    #[arg(long, required_unless_present_any = ["sqlite_target", "chroma_target"], conflicts_with_all = ["sqlite_target", "chroma_target"])]
+    #[arg(long, required_unless_present_any = ["sqlite_target", "chroma_target", "stack"], conflicts_with_all = ["sqlite_target", "chroma_target", "stack"])]
     target: Option<PathBuf>,
+    /// Restore a stack snapshot of the stack a stack file describes
+    /// (./cairn.toml when no FILE is given): the latest, or SNAPSHOT, or --at.
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "cairn.toml", conflicts_with_all = ["sqlite_target", "chroma_target", "include"])]
+    pub stack: Option<PathBuf>,
+    /// With --stack: only this component (repeatable).
+    #[arg(long, value_name = "NAME", requires = "stack")]
+    only: Vec<String>,
+    /// With --stack: restore each component under DIR/NAME.
+    #[arg(long, value_name = "DIR", requires = "stack", required_unless_present_any = ["in_place", "target", "sqlite_target", "chroma_target"])]
+    target_root: Option<PathBuf>,
+    /// With --stack: restore every component beside its live copy, verify
+    /// all, and only then swap them in (nothing live changes if any fails).
+    #[arg(long, requires = "stack", conflicts_with = "target_root")]
+    in_place: bool,
+    /// With --in-place: keep the replaced copies beside the live ones.
+    #[arg(long, requires = "in_place")]
+    keep_previous: bool,
     /// Write the snapshot's SQLite database to this path, verified before it
     /// appears there. A new path is the zero-downtime mode; an existing file
     /// needs --overwrite (fast mode).
@@ -53,12 +70,31 @@ pub struct Args {
 }
 
 impl Args {
-    pub fn run(self, repo: &Repository) -> Result<i32> {
+    /// `stack` is the loaded stack file when `--stack` was given.
+    pub fn run(self, repo: &Repository, stack: Option<&cairn::stack::StackFile>) -> Result<i32> {
         let assertions: Vec<Assertion> = self
             .assertions
             .iter()
             .map(|a| a.parse().map_err(|e| anyhow::anyhow!("--assert: {e}")))
             .collect::<Result<_, _>>()?;
+        if let Some(stack) = stack {
+            let mut q = self.at.query(self.snapshot.clone())?;
+            q.stack = Some((stack.name.clone(), self.only.clone()));
+            let sel = cairn::ops::select::select(repo, &q)?;
+            if let Some(n) = &sel.note {
+                eprintln!("{n}");
+            }
+            let mode = match &self.target_root {
+                Some(r) => cairn::stack::restore::Mode::TargetRoot(r.clone()),
+                None => cairn::stack::restore::Mode::InPlace { keep_previous: self.keep_previous },
+            };
+            let sources = cairn::source::RestoreOptions {
+                sqlite: cairn::source::sqlite::RestoreOptions { assertions, ..Default::default() },
+                ..Default::default()
+            };
+            let o = cairn::stack::restore::StackRestoreOptions { only: self.only, mode, sources };
+            return super::stack::restore(repo, stack, &sel, &o, self.json);
+        }
         let sel = self.at.select(repo, self.snapshot.clone())?;
         let (id, snap) = (sel.id, sel.snapshot);
         let sqlite = cairn::source::sqlite::RestoreOptions {

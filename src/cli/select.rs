@@ -20,7 +20,7 @@ pub struct At {
 impl At {
     pub fn query(&self, spec: Option<String>) -> Result<Query> {
         let at = self.at.as_deref().map(|t| super::backup::parse_time("--at", t)).transpose()?;
-        Ok(Query { spec, at, source: self.source.clone(), host: None })
+        Ok(Query { spec, at, source: self.source.clone(), host: None, stack: None })
     }
 
     /// Select, and say on stderr which snapshot `--at` chose.

@@ -26,6 +26,11 @@ pub fn snapshot_json(id: &Id, s: &Snapshot) -> Value {
         "tree": s.tree.iter().map(|t| t.to_hex()).collect::<Vec<_>>(),
         "parent": s.parent.map(|p| p.to_hex()),
         "summary": {"files": s.summary.files, "dirs": s.summary.dirs, "symlinks": s.summary.symlinks, "bytes": s.summary.bytes},
+        "stack": s.stack.as_ref().map(|st| json!({"name": st.name, "components": st.components.iter().map(|c| json!({
+            "name": c.name, "kind": cairn::source::name_of(c.kind), "location": c.location,
+            "start": jiff::Timestamp::from_nanosecond(c.start_ns as i128).map(|t| t.to_string()).unwrap_or_default(),
+            "seconds": c.duration_us as f64 / 1e6, "hold_ms": c.hold_us.map(|h| h / 1000), "method": c.method,
+            "bytes": c.bytes, "bytes_read": c.bytes_read})).collect::<Vec<_>>()})),
     })
 }
 
@@ -38,7 +43,13 @@ impl Args {
         }
         println!("{:<8}  {:<30}  {:<16}  {:>10}  {:<12}  sources", "id", "time", "host", "size", "tags");
         for (id, s) in &snaps {
-            let sources: Vec<&str> = s.sources.iter().map(|x| x.path.as_str()).collect();
+            let sources: Vec<String> = match &s.stack {
+                // A stack snapshot: its stack, then each component and its kind.
+                Some(st) => std::iter::once(format!("stack {}:", st.name))
+                    .chain(st.components.iter().map(|c| format!("{}({})", c.name, cairn::source::name_of(c.kind))))
+                    .collect(),
+                None => s.sources.iter().map(|x| x.path.clone()).collect(),
+            };
             println!(
                 "{:<8}  {:<30}  {:<16}  {:>10}  {:<12}  {}",
                 id.short(),

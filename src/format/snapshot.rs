@@ -50,14 +50,76 @@ pub struct Snapshot {
     pub summary: Summary,
     /// Random bytes so two otherwise identical snapshots get distinct ids.
     pub nonce: [u8; 16],
+    /// A stack snapshot's components (version 2; absent in version 1).
+    pub stack: Option<Stack>,
 }
 
+/// What a stack snapshot records beyond a plain one: the stack (its series)
+/// and, per component, how and when it was captured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stack {
+    /// The stack file's `name` (or file stem): the series.
+    pub name: String,
+    /// In capture order.
+    pub components: Vec<Component>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Component {
+    /// Its name in the stack file, and its node's name in the root tree.
+    pub name: String,
+    pub kind: SourceKind,
+    /// Where it was captured from (as in `sources`).
+    pub location: String,
+    /// When its capture began (its `before` hook done), ns since the epoch.
+    pub start_ns: i64,
+    /// How long the capture took, microseconds.
+    pub duration_us: u64,
+    /// How long the application was held up (a read transaction, a pause),
+    /// microseconds; absent when the kind cannot tell (a Redis fork).
+    pub hold_us: Option<u64>,
+    /// The kind's method (`sqlite_dbpage`, `replication-sync`, `walk`...).
+    pub method: String,
+    /// Bytes it holds, and bytes read to capture it.
+    pub bytes: u64,
+    pub bytes_read: u64,
+}
+
+/// Snapshot versions: 1 ends after `nonce`; 2 (format 6) adds `stack`.
+pub const STACK_VERSION: u32 = 2;
+
 impl Snapshot {
+    /// Version 1 is the version-2 layout without its last byte (`stack`'s
+    /// `None` tag), so plain snapshots keep their bytes and ids.
     pub fn encode(&self) -> Vec<u8> {
-        decode::encode(self)
+        let mut b = decode::encode(self);
+        if self.stack.is_none() {
+            b.pop();
+        }
+        b
     }
     pub fn decode(bytes: &[u8]) -> Result<Self, FormatError> {
-        decode::decode(bytes)
+        match bytes.get(..4).map(|v| u32::from_le_bytes(v.try_into().expect("4 bytes"))) {
+            Some(1) => {
+                let mut padded = bytes.to_vec();
+                padded.push(0);
+                decode::decode(&padded)
+            }
+            _ => decode::decode(bytes),
+        }
+    }
+    /// The series it belongs to: its stack, or its host and sources.
+    pub fn series(&self) -> Vec<String> {
+        match &self.stack {
+            Some(s) => vec![format!("stack:{}", s.name)],
+            None => Snapshot::series_of(&self.sources),
+        }
+    }
+    /// The series of a plain snapshot of `sources`.
+    pub fn series_of(sources: &[Source]) -> Vec<String> {
+        let mut v: Vec<_> = sources.iter().map(|s| (s.kind, s.path.clone())).collect();
+        v.sort_by(|a, b| a.1.cmp(&b.1));
+        v.into_iter().map(|(k, p)| format!("{}:{p}", k.0)).collect()
     }
     /// Time as RFC 3339 in UTC.
     pub fn time_string(&self) -> String {
@@ -73,8 +135,23 @@ impl Snapshot {
 
 impl Validate for Snapshot {
     fn validate(&self) -> Result<(), String> {
-        if self.version != 1 {
-            return Err(format!("snapshot version {} is unknown", self.version));
+        match (self.version, &self.stack) {
+            (1, None) => {}
+            (STACK_VERSION, Some(st)) => {
+                if st.name.is_empty() || st.components.len() != self.sources.len() {
+                    return Err("a stack snapshot names its stack and one component per source".into());
+                }
+                for (i, c) in st.components.iter().enumerate() {
+                    if c.name.is_empty() || c.name.contains('/') || st.components[..i].iter().any(|o| o.name == c.name)
+                    {
+                        return Err(format!("stack component {i}: its name is empty, has '/' or is used twice"));
+                    }
+                }
+            }
+            (1 | STACK_VERSION, _) => {
+                return Err(format!("snapshot version {} with a stack that does not match it", self.version))
+            }
+            (v, _) => return Err(format!("snapshot version {v} is unknown")),
         }
         if self.sources.is_empty() || self.sources.iter().any(|s| s.path.is_empty()) {
             return Err("a snapshot names at least one source, each with a path".into());

@@ -14,7 +14,7 @@
 
 use crate::error::{Error, Result};
 use crate::format::id::{random_bytes, Id};
-use crate::format::snapshot::{Snapshot, Source, Summary};
+use crate::format::snapshot::{Component, Snapshot, Source, Stack, Summary, STACK_VERSION};
 use crate::format::tree::{Node, NodeKind, TreeBuilder};
 use crate::format::ObjectKind;
 use crate::pipeline::write::{undo, BlobWriter, Dedup, WriteStats, Written};
@@ -32,7 +32,39 @@ pub struct BackupOptions {
     pub time: Option<jiff::Timestamp>,
     /// Host name recorded; this machine's when absent.
     pub host: Option<String>,
+    /// A stack snapshot: each source a named component, captured in the
+    /// order given, with its own options.
+    pub stack: Option<StackOptions>,
 }
+
+/// The stack of a stack snapshot.
+#[derive(Debug, Clone, Default)]
+pub struct StackOptions {
+    /// The series (the stack file's name).
+    pub name: String,
+    /// One per source, in `sources` order: its name and its capture options
+    /// (which replace `BackupOptions::capture` for it).
+    pub components: Vec<(String, CaptureOptions)>,
+}
+
+/// Told around each source's capture (a stack's hooks); an error fails the
+/// backup, which then commits nothing.
+pub trait Observer {
+    /// Before source `index` is captured.
+    fn before(&mut self, index: usize) -> Result<()> {
+        let _ = index;
+        Ok(())
+    }
+    /// After it, whether or not the capture succeeded (`ok`).
+    fn after(&mut self, index: usize, ok: bool) -> Result<()> {
+        let _ = (index, ok);
+        Ok(())
+    }
+}
+
+/// No observer.
+pub struct Quiet;
+impl Observer for Quiet {}
 
 #[derive(Debug, Clone)]
 pub struct BackupResult {
@@ -46,26 +78,39 @@ pub struct BackupResult {
     pub seconds: f64,
 }
 
-/// One source, resolved: its spec, the location recorded, its node's name.
+/// One source, resolved: its spec, the location recorded, its node's name,
+/// its options.
 struct Resolved<'s> {
     spec: &'s SourceSpec,
     location: String,
     name: Vec<u8>,
+    opts: &'s CaptureOptions,
+    /// A stack's component: errors name it.
+    component: bool,
 }
 
 /// Take a snapshot of `opts.sources` into `repo`.
 pub fn backup(repo: &Repository, opts: &BackupOptions) -> Result<BackupResult> {
+    backup_observed(repo, opts, &mut Quiet)
+}
+
+/// `backup`, telling `observer` around each source's capture.
+pub fn backup_observed(repo: &Repository, opts: &BackupOptions, observer: &mut dyn Observer) -> Result<BackupResult> {
     let start = Instant::now();
     crate::failpoint::pause("backup-start");
-    let sources = resolve(&opts.sources)?;
+    let sources = resolve(opts)?;
     let host = opts.host.clone().unwrap_or_else(crate::sys::hostname);
     let source_list: Vec<Source> =
         sources.iter().map(|s| Source { kind: s.spec.source.kind(), path: s.location.clone() }).collect();
-    let parent = find_parent(repo, &host, &source_list)?;
+    let series = match &opts.stack {
+        Some(st) => vec![format!("stack:{}", st.name)],
+        None => Snapshot::series_of(&source_list),
+    };
+    let parent = repo.list_snapshots()?.into_iter().rev().find(|(_, s)| s.hostname == host && s.series() == series);
 
     let mut writer = BlobWriter::new(repo, Dedup::Index);
-    let captured = capture(&mut writer, &sources, parent.as_ref().map(|p| &p.1), &opts.capture);
-    let Captured { tree, stats, reports, warnings } = match captured {
+    let captured = capture(&mut writer, &sources, parent.as_ref().map(|p| &p.1), observer);
+    let Captured { tree, stats, reports, warnings, components } = match captured {
         Ok(v) => v,
         Err(e) => return Err(writer.abort().unwrap_or(e)),
     };
@@ -90,7 +135,9 @@ pub fn backup(repo: &Repository, opts: &BackupOptions) -> Result<BackupResult> {
             bytes: stats.bytes_logical,
         },
         nonce,
+        stack: opts.stack.as_ref().map(|st| Stack { name: st.name.clone(), components }),
     };
+    let snapshot = Snapshot { version: if snapshot.stack.is_some() { STACK_VERSION } else { 1 }, ..snapshot };
     let id = commit(repo, &written, &reused, &snapshot)?;
     let seconds = start.elapsed().as_secs_f64();
     Ok(BackupResult { id, snapshot, stats, written: written.stats, reports, warnings, seconds })
@@ -143,32 +190,37 @@ fn check_reused(repo: &Repository, (packs, dicts): &(HashSet<Id>, HashSet<Id>)) 
     Ok(())
 }
 
-/// Each source resolved by its kind, named uniquely, in name order.
-fn resolve(specs: &[SourceSpec]) -> Result<Vec<Resolved<'_>>> {
+/// Each source resolved by its kind, named uniquely; in name order, or a
+/// stack's in the order given.
+fn resolve(opts: &BackupOptions) -> Result<Vec<Resolved<'_>>> {
+    let specs = &opts.sources;
     if specs.is_empty() {
         return Err(Error::InvalidArgument("nothing to back up: give at least one source".into()));
     }
     let mut out: Vec<Resolved> = Vec::new();
-    for spec in specs {
-        let (location, name) = spec.source.resolve(&spec.location)?;
+    for (i, spec) in specs.iter().enumerate() {
+        let component = opts.stack.as_ref().map(|st| &st.components[i]);
+        let in_component = |e: Error| match component {
+            Some((n, _)) => Error::Component { name: n.clone(), source: Box::new(e) },
+            None => e,
+        };
+        let (location, name) = spec.source.resolve(&spec.location).map_err(in_component)?;
+        let (name, opts) = match component {
+            Some((n, o)) => (n.as_bytes().to_vec(), o),
+            None => (name, &opts.capture),
+        };
         if out.iter().any(|s| s.name == name) {
             return Err(Error::InvalidArgument(format!(
                 "two sources are both named {:?}: back them up separately or from a common parent directory",
                 String::from_utf8_lossy(&name)
             )));
         }
-        out.push(Resolved { spec, location, name });
+        out.push(Resolved { spec, location, name, opts, component: component.is_some() });
     }
-    out.sort_by(|a, b| a.name.cmp(&b.name));
+    if opts.stack.is_none() {
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+    }
     Ok(out)
-}
-
-/// The newest snapshot of the same host and sources, whose file metadata
-/// lets unchanged files skip reading.
-fn find_parent(repo: &Repository, host: &str, sources: &[Source]) -> Result<Option<(Id, Snapshot)>> {
-    let mut key: Vec<_> = sources.iter().map(|s| (s.kind, s.path.clone())).collect();
-    key.sort_by(|a, b| a.1.cmp(&b.1));
-    Ok(repo.list_snapshots()?.into_iter().rev().find(|(_, s)| s.hostname == host && s.source_key() == key))
 }
 
 struct Captured {
@@ -176,14 +228,18 @@ struct Captured {
     stats: CaptureStats,
     reports: Vec<Report>,
     warnings: Vec<String>,
+    /// Each source's record, for a stack snapshot.
+    components: Vec<Component>,
 }
 
-/// Every source through its kind into `writer`; returns the root tree.
+/// Every source through its kind into `writer` (the parent's node of the
+/// same name, whose metadata lets unchanged files skip reading, beside it);
+/// returns the root tree.
 fn capture(
     writer: &mut BlobWriter,
     sources: &[Resolved],
     parent: Option<&Snapshot>,
-    opts: &CaptureOptions,
+    observer: &mut dyn Observer,
 ) -> Result<Captured> {
     // A parent that cannot be read (damaged, or its data pruned meanwhile)
     // only means every file is read again.
@@ -196,19 +252,57 @@ fn capture(
         }
         None => HashMap::new(),
     };
-    let (mut nodes, mut stats, mut reports) = (Vec::new(), CaptureStats::default(), Vec::new());
-    for s in sources {
-        let c = s.spec.source.capture(writer, &s.location, s.name.clone(), parent_root.get(&s.name), opts)?;
+    let (mut nodes, mut stats, mut reports, mut components) =
+        (Vec::new(), CaptureStats::default(), Vec::new(), Vec::new());
+    for (i, s) in sources.iter().enumerate() {
+        let named = |e: Error| match s.component {
+            true => Error::Component { name: String::from_utf8_lossy(&s.name).into_owned(), source: Box::new(e) },
+            false => e,
+        };
+        if let Err(e) = observer.before(i) {
+            // `after` runs whatever happened (it may resume what `before` paused).
+            let _ = observer.after(i, false);
+            return Err(e);
+        }
+        let start_ns = jiff::Timestamp::now().as_nanosecond() as i64;
+        let t = Instant::now();
+        let c = s.spec.source.capture(writer, &s.location, s.name.clone(), parent_root.get(&s.name), s.opts);
+        let after = observer.after(i, c.is_ok());
+        let c = c.map_err(named)?;
+        after?;
+        components.push(record(s, &c, start_ns, t.elapsed()));
         stats.add(&c.stats);
         warnings.extend(c.warnings);
         reports.extend(c.report);
         nodes.extend(c.node);
     }
+    nodes.sort_by(|a: &Node, b: &Node| a.name.cmp(&b.name));
     let mut root = TreeBuilder::new();
     let mut store = |bytes: Vec<u8>| writer.add(ObjectKind::Tree, &bytes);
     for n in nodes {
         debug_assert!(n.kind != NodeKind::Dir || n.name != b"");
         root.push(n, &mut store)?;
     }
-    Ok(Captured { tree: root.finish(&mut store)?, stats, reports, warnings })
+    Ok(Captured { tree: root.finish(&mut store)?, stats, reports, warnings, components })
+}
+
+/// A source's stack record: its kind's report names the method and the hold
+/// (`method`, `hold_ms`), when it has them.
+fn record(s: &Resolved, c: &crate::source::Captured, start_ns: i64, took: std::time::Duration) -> Component {
+    let json = c.report.as_ref().map(|r| &r.json);
+    let field = |k: &str| json.and_then(|j| j.get(k));
+    Component {
+        name: String::from_utf8_lossy(&s.name).into_owned(),
+        kind: s.spec.source.kind(),
+        location: s.location.clone(),
+        start_ns,
+        duration_us: took.as_micros() as u64,
+        hold_us: field("hold_ms").and_then(|v| v.as_u64()).map(|ms| ms * 1000),
+        method: field("method")
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+            .unwrap_or_else(|| s.spec.source.name().to_string()),
+        bytes: c.stats.bytes_logical,
+        bytes_read: c.stats.bytes_read,
+    }
 }

@@ -69,7 +69,11 @@ fn group_key(s: &Snapshot, by: GroupBy) -> (Option<String>, Option<Vec<String>>,
     tags.sort();
     (
         by.host.then(|| s.hostname.clone()),
-        by.sources.then(|| s.source_key().into_iter().map(|(k, p)| source_display(k, &p)).collect()),
+        // A stack's snapshots are one series whichever components each holds.
+        by.sources.then(|| match &s.stack {
+            Some(st) => vec![format!("stack {}", st.name)],
+            None => s.source_key().into_iter().map(|(k, p)| source_display(k, &p)).collect(),
+        }),
         by.tags.then_some(tags),
     )
 }

@@ -18,6 +18,8 @@ pub struct Query {
     /// `PATH` or `KIND:LOCATION`).
     pub source: Option<String>,
     pub host: Option<String>,
+    /// Only snapshots of this stack holding every one of these components.
+    pub stack: Option<(String, Vec<String>)>,
 }
 
 pub struct Selected {
@@ -66,6 +68,19 @@ pub fn select(repo: &Repository, q: &Query) -> Result<Selected> {
     }
     all.retain(|(_, s)| q.source.as_deref().is_none_or(|src| source_matches(s, src)));
     all.retain(|(_, s)| q.host.as_deref().is_none_or(|h| s.hostname == h));
+    if let Some((name, want)) = &q.stack {
+        all.retain(|(_, s)| {
+            s.stack
+                .as_ref()
+                .is_some_and(|st| &st.name == name && want.iter().all(|w| st.components.iter().any(|c| &c.name == w)))
+        });
+        if all.is_empty() {
+            return Err(Error::InvalidArgument(format!(
+                "no snapshot of stack {name} holds {}: run `cairn backup --stack FILE` first",
+                if want.is_empty() { "anything".to_string() } else { want.join(", ") }
+            )));
+        }
+    }
     if all.is_empty() {
         let what = [q.source.as_deref().map(|s| format!("source {s}")), q.host.as_deref().map(|h| format!("host {h}"))];
         let what: Vec<String> = what.into_iter().flatten().collect();
@@ -87,7 +102,7 @@ pub fn select(repo: &Repository, q: &Query) -> Result<Selected> {
         )));
     };
     if q.source.is_none() {
-        let series: std::collections::BTreeSet<_> = before.iter().map(|(_, s)| s.source_key()).collect();
+        let series: std::collections::BTreeSet<_> = before.iter().map(|(_, s)| s.series()).collect();
         if series.len() > 1 {
             return Err(Error::AmbiguousSeries { count: series.len(), at: at.to_string() });
         }

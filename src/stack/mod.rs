@@ -1,0 +1,12 @@
+//! The whole data stack: a stack file describing its components
+//! (`file`), one snapshot of all of them (`backup`), their restore into a
+//! target root or in place (`restore`), the hooks run around captures
+//! (`hooks`) and the notification webhook (`notify`).
+
+pub mod backup;
+pub mod file;
+pub mod hooks;
+pub mod notify;
+pub mod restore;
+
+pub use file::{load, Component, StackFile};
