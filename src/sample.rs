@@ -185,3 +185,73 @@ pub fn compare_trees(a: &Path, b: &Path) -> Result<u64, String> {
     }
     Ok(files)
 }
+
+/// A directory laid out as Chroma 1.x persists one collection (for the demo
+/// when chromadb is not installed): `chroma.sqlite3` with the catalogue
+/// tables cairn reads (collections, segments, max_seq_id, embeddings) and
+/// one vector segment directory with an hnswlib index of `items` elements
+/// of `dim` floats (`header.bin`, `data_level0.bin`, `length.bin`,
+/// `link_lists.bin`; format-spec/chroma.md). Not loadable by chromadb: its
+/// vectors are random and its graph links empty.
+pub fn chroma_layout(dir: &Path, items: usize, dim: usize, seed: u64) -> Result<(), String> {
+    let mut rng = Rng::new(seed);
+    let (seg, meta, coll) = (
+        "5f0c2a8e-0000-4000-8000-00000000hnsw",
+        "5f0c2a8e-0000-4000-8000-00000000meta",
+        "c011ec71-0000-4000-8000-000000000001",
+    );
+    fs::create_dir_all(dir.join(seg)).map_err(|e| e.to_string())?;
+    let c = rusqlite::Connection::open(dir.join("chroma.sqlite3")).map_err(|e| e.to_string())?;
+    c.execute_batch(&format!(
+        "PRAGMA journal_mode=wal;
+         CREATE TABLE collections(id TEXT PRIMARY KEY, name TEXT NOT NULL, dimension INTEGER);
+         CREATE TABLE segments(id TEXT PRIMARY KEY, type TEXT NOT NULL, scope TEXT NOT NULL, collection TEXT REFERENCES collections(id));
+         CREATE TABLE max_seq_id(segment_id TEXT PRIMARY KEY, seq_id INTEGER);
+         CREATE TABLE embeddings(id INTEGER PRIMARY KEY, segment_id TEXT NOT NULL, embedding_id TEXT NOT NULL, seq_id INTEGER, document TEXT);
+         INSERT INTO collections VALUES ('{coll}', 'scripts', {dim});
+         INSERT INTO segments VALUES ('{seg}', 'urn:chroma:segment/vector/hnsw-local-persisted', 'VECTOR', '{coll}');
+         INSERT INTO segments VALUES ('{meta}', 'urn:chroma:segment/metadata/sqlite', 'METADATA', '{coll}');
+         INSERT INTO max_seq_id VALUES ('{seg}', {items}), ('{meta}', {items});"
+    ))
+    .map_err(|e| e.to_string())?;
+    let tx = c.unchecked_transaction().map_err(|e| e.to_string())?;
+    for i in 0..items {
+        let doc = String::from_utf8_lossy(&script_text(&mut rng, 200)).into_owned();
+        tx.execute(
+            "INSERT INTO embeddings(segment_id, embedding_id, seq_id, document) VALUES (?1, ?2, ?3, ?4)",
+            (meta, format!("scene-{i}"), i as i64 + 1, doc),
+        )
+        .map_err(|e| e.to_string())?;
+    }
+    tx.commit().map_err(|e| e.to_string())?;
+    // hnswlib's header (chroma.md "HNSW files"): M = 16, so maxM0 = 32.
+    let (m0, links) = (32u64, 4 + 4 * 32u64);
+    let stride = links + 4 * dim as u64 + 8;
+    let mut h = Vec::with_capacity(100);
+    h.extend_from_slice(&1u32.to_le_bytes());
+    for v in [0, items as u64 + 100, items as u64, stride, links + 4 * dim as u64, links] {
+        h.extend_from_slice(&v.to_le_bytes());
+    }
+    h.extend_from_slice(&0i32.to_le_bytes());
+    h.extend_from_slice(&0u32.to_le_bytes());
+    for v in [m0 / 2, m0, m0 / 2] {
+        h.extend_from_slice(&v.to_le_bytes());
+    }
+    h.extend_from_slice(&(1.0f64 / (16f64).ln()).to_le_bytes());
+    h.extend_from_slice(&100u64.to_le_bytes());
+    let mut level0 = vec![0u8; items * stride as usize];
+    for (i, rec) in level0.chunks_exact_mut(stride as usize).enumerate() {
+        let v = &mut rec[links as usize..links as usize + 4 * dim];
+        rng.fill(v);
+        for f in v.chunks_exact_mut(4) {
+            f[3] = 0x3e + (f[3] & 1);
+        }
+        let at = stride as usize - 8;
+        rec[at..].copy_from_slice(&(i as u64 + 1).to_le_bytes());
+    }
+    let w = |name: &str, b: &[u8]| fs::write(dir.join(seg).join(name), b).map_err(|e| e.to_string());
+    w("header.bin", &h)?;
+    w("data_level0.bin", &level0)?;
+    w("length.bin", &vec![0u8; items * 4])?;
+    w("link_lists.bin", &[])
+}

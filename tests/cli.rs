@@ -121,7 +121,15 @@ fn demo_runs_end_to_end() {
         found,
         "redis-server is not installed for the tests: run ./scripts/test, which installs it and runs the suite"
     );
-    assert!(out.contains("11. Redis: redis redis://127.0.0.1") && out.contains("RDB CRC-64"), "{out}");
+    // The whole stack: every component, captured in order, restored in place.
+    assert!(out.contains("cache (Redis: a private server on port"), "{out}");
+    let order: Vec<usize> = ["    cache ", "    projects ", "    vectors ", "    scripts "]
+        .iter()
+        .map(|c| out.find(c).unwrap_or_else(|| panic!("no component line {c:?}: {out}")))
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{out}");
+    assert!(out.contains("restored the first stack snapshot in place: 4 components"), "{out}");
+    assert!(out.contains("byte-exact") && out.contains("next for cache"), "{out}");
 }
 
 /// A relative --repo whose directory does not exist yet (this once recursed

@@ -259,12 +259,30 @@ fn a_lying_length_is_refused_before_allocating() {
 fn stack_snapshot() -> cairn::format::snapshot::Snapshot {
     use cairn::format::snapshot::*;
     Snapshot {
-        version: STACK_VERSION, time_ns: 1, hostname: "h".into(), username: "u".into(), tags: vec![],
+        version: STACK_VERSION,
+        time_ns: 1,
+        hostname: "h".into(),
+        username: "u".into(),
+        tags: vec![],
         sources: vec![Source { kind: cairn::source::sqlite::KIND, path: "/x".into() }],
-        tree: vec![Id::hash(b"t")], parent: None, summary: Default::default(), nonce: [2; 16],
-        stack: Some(Stack { name: "app".into(), components: vec![Component {
-            name: "projects".into(), kind: cairn::source::sqlite::KIND, location: "/x".into(), start_ns: 5,
-            duration_us: 7, hold_us: Some(3), method: "Dbpage".into(), bytes: 4096, bytes_read: 4096 }] }),
+        tree: vec![Id::hash(b"t")],
+        parent: None,
+        summary: Default::default(),
+        nonce: [2; 16],
+        stack: Some(Stack {
+            name: "app".into(),
+            components: vec![Component {
+                name: "projects".into(),
+                kind: cairn::source::sqlite::KIND,
+                location: "/x".into(),
+                start_ns: 5,
+                duration_us: 7,
+                hold_us: Some(3),
+                method: "Dbpage".into(),
+                bytes: 4096,
+                bytes_read: 4096,
+            }],
+        }),
     }
 }
 

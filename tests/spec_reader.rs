@@ -416,3 +416,78 @@ fn read_chroma_fixture(name: &str, version: u32, items: u64) {
     want.sort();
     assert_eq!(out, want);
 }
+
+/// Format 6: a stack snapshot (objects.md "Stack (version 2)") of a
+/// database, a Redis server and files, read from the spec alone: the
+/// version-2 layout, each component under its name in the root tree, the
+/// Redis manifest (redis.md) reassembled into the RDB the fixture expects.
+#[test]
+fn independent_reader_decodes_the_format_6_stack_fixture() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/golden-v6-stack");
+    let repo = fixture.join("repo");
+    let index = load_index(&repo);
+    let snaps: Vec<_> = fs::read_dir(repo.join("snapshots")).unwrap().map(|e| e.unwrap()).collect();
+    assert_eq!(snaps.len(), 1);
+    let raw = open(&fs::read(snaps[0].path()).unwrap(), 4);
+    let mut c = Cur(&raw, 0);
+    assert_eq!(c.u32(), 2, "snapshot version 2");
+    c.u64();
+    assert_eq!(c.string(), "golden");
+    c.string();
+    (0..c.u64()).for_each(|_| drop(c.string()));
+    let sources: Vec<(u32, String)> = (0..c.u64()).map(|_| (c.u32(), c.string())).collect();
+    let tree = c.ids();
+    assert_eq!(c.u8(), 0, "no parent");
+    (0..4).for_each(|_| drop(c.u64()));
+    c.take(16);
+    assert_eq!(c.u8(), 1, "stack: Some");
+    assert_eq!(c.string(), "golden");
+    let n = c.u64() as usize;
+    assert_eq!(n, sources.len());
+    let mut names = Vec::new();
+    for source in &sources {
+        let (name, kind, location) = (c.string(), c.u32(), c.string());
+        assert_eq!((kind, &location), (source.0, &source.1), "components follow the sources");
+        let (_start, _duration) = (c.u64(), c.u64());
+        if c.u8() == 1 {
+            c.u64();
+        }
+        let (_method, _bytes, _read) = (c.string(), c.u64(), c.u64());
+        names.push((name, kind));
+    }
+    assert!(c.done());
+    assert_eq!(names, [("cache".to_string(), 3), ("projects".to_string(), 1), ("scripts".to_string(), 0)]);
+
+    // The root tree: the components by name (sorted), node kinds 5 Redis, 3 SQLite, 1 directory.
+    let mut out = Vec::new();
+    walk(&repo, &index, &tree, "", &mut out);
+    let top: Vec<&str> = out.iter().map(|o| o.0.as_str()).filter(|p| !p.contains('/')).collect();
+    assert_eq!(top, ["cache", "projects", "scripts"]);
+    let root = blob(&repo, &index, &tree[0]);
+    let mut c = Cur(&root, 0);
+    assert_eq!(c.u64(), 3);
+    assert_eq!(c.bytes(), b"cache");
+    assert_eq!(c.u32(), 5, "node kind 5: Redis");
+    (0..3).for_each(|_| drop(c.u32()));
+    (0..5).for_each(|_| drop(c.u64()));
+    let content = c.ids();
+    assert_eq!(index[&content[0]].kind, 16, "blob kind 16: Redis manifest");
+    let m = blob(&repo, &index, &content[0]);
+    let mut c = Cur(&m, 0);
+    let (_url, _server, _rdb_version, size, chunks) = (c.string(), c.string(), c.u32(), c.u64(), c.ids());
+    let rdb: Vec<u8> = chunks.iter().flat_map(|id| blob(&repo, &index, id)).collect();
+    assert_eq!(rdb.len() as u64, size);
+    assert_eq!(&rdb[..5], b"REDIS");
+    let want: Vec<(String, u64, String)> =
+        serde_json::from_str(&fs::read_to_string(fixture.join("expected.json")).unwrap()).unwrap();
+    let dump = want.iter().find(|w| w.0 == "cache/dump.rdb").unwrap();
+    assert_eq!(blake3::hash(&rdb).to_hex().as_str(), dump.2);
+    let files: Vec<_> = out
+        .iter()
+        .filter(|o| o.0.starts_with("scripts/") && o.3.len() == 64)
+        .map(|o| (o.0.clone(), o.3.clone()))
+        .collect();
+    let want_files: Vec<_> =
+        want.iter().filter(|w| w.0.starts_with("scripts/")).map(|w| (w.0.clone(), w.2.clone())).collect();
+    assert_eq!(files, want_files);
+}

@@ -128,7 +128,8 @@ fn whole_stack_round_trips_to_a_target_root() {
     let before = (rows(&db), chroma_state(&s.data().join("chroma"), &scratch), s.redis.digest());
     let mut files = digest(&s.data().join("scripts"));
     files.remove(Path::new("draft.tmp"));
-    let first = backup(&s);
+    let first_out = ok(s.cairn().arg("backup").arg("--stack").arg(&s.file).arg("--json"));
+    let first: serde_json::Value = serde_json::from_str(&first_out).unwrap();
     // Captured in the documented order, each with its time, method and sizes.
     let names: Vec<&str> =
         first["components"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
@@ -168,6 +169,9 @@ fn whole_stack_round_trips_to_a_target_root() {
         .arg(&s.file)
         .args(["--only", "projects", "--json", "--target-root"])
         .arg(&out2));
+    let listed = ok(s.cairn().args(["snapshots", "--json"]));
+    let (seen, missing) = undocumented_json_keys(&[first_out, r.clone(), listed]);
+    assert!(seen > 40 && missing.is_empty(), "README's JSON section lacks {missing:?}");
     let r: serde_json::Value = serde_json::from_str(&r).unwrap();
     assert_eq!(r["snapshot_id"], second["snapshot_id"]);
     assert_eq!(
@@ -324,4 +328,108 @@ fn bad_stack_files_fail_with_one_line_and_record_nothing() {
     one_line(&err);
     assert!(err.contains("component cache"), "{err}");
     assert!(snapshots(&s.repo).is_empty());
+}
+
+#[test]
+fn the_example_and_the_minimal_stack_file_parse() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/cairn.toml");
+    let st = cairn::stack::load(&example).unwrap();
+    let names: Vec<&str> = st.components.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["projects", "vectors", "cache", "scripts"]);
+    assert_eq!((st.retention.hourly, st.retention.daily, st.retention.weekly, st.retention.monthly), (24, 30, 12, 12));
+    assert_eq!(st.components[0].assertions.len(), 1);
+    assert!(st.components[1].before.is_some() && st.components[1].after.is_some());
+    assert_eq!(st.components[1].hook_timeout.as_secs(), 30);
+    // The issue's minimal form, as written: the guide's defaults fill in.
+    let minimal = r#"repository = "/backups/cairn"        # or CAIRN_REPOSITORY / --repo
+[[component]]
+name = "projects"
+kind = "sqlite"
+path = "/data/projects.db"
+[[component]]
+name = "vectors"
+kind = "chroma"
+path = "/data/chroma"
+[[component]]
+name = "cache"
+kind = "redis"
+url = "redis://127.0.0.1:6379"
+[[component]]
+name = "scripts"
+kind = "files"
+path = "/data/scripts"
+exclude = ["*.tmp"]
+"#;
+    let st = cairn::stack::file::parse(Path::new("/etc/cairn/cairn.toml"), minimal).unwrap();
+    let m = |n: u64| Some(std::time::Duration::from_secs(n * 60));
+    assert_eq!((st.components[0].rto, st.components[0].rto_partial, st.components[0].rpo), (m(15), m(5), m(360)));
+    assert_eq!((st.components[1].rto, st.components[1].rpo), (m(30), m(1440)));
+    assert_eq!(st.rto.as_secs(), 3600);
+    assert_eq!(st.name, "cairn");
+    assert_eq!(st.repository.as_deref(), Some(Path::new("/backups/cairn")));
+    // Backup checks the paths before any work: a missing one is named.
+    let all: Vec<_> = st.components.iter().collect();
+    let e = st.check_sources(&all).unwrap_err().to_string();
+    assert!(e.contains("component \"projects\"") && e.contains("/data/projects.db"), "{e}");
+}
+
+/// One HTTP request's body, answered 200.
+fn receive_one(listener: &std::net::TcpListener) -> serde_json::Value {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let (conn, _) = listener.accept().unwrap();
+    let mut r = BufReader::new(conn.try_clone().unwrap());
+    let mut len = 0;
+    loop {
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap();
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            len = v.trim().parse().unwrap();
+        }
+        if line == "\r\n" {
+            break;
+        }
+    }
+    let mut body = vec![0; len];
+    r.read_exact(&mut body).unwrap();
+    (&conn).write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").unwrap();
+    serde_json::from_slice(&body).unwrap()
+}
+
+#[test]
+fn the_webhook_hears_of_success_and_failure_and_forget_keeps_to_its_stack() {
+    let s = stack(false, "");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let text = fs::read_to_string(&s.file).unwrap();
+    fs::write(&s.file, text.replace("name = \"app\"", &format!("name = \"app\"\nwebhook = \"{url}\""))).unwrap();
+    let got = std::thread::scope(|sc| {
+        let h = sc.spawn(|| receive_one(&listener));
+        ok(s.cairn().arg("backup").arg("--stack").arg(&s.file));
+        h.join().unwrap()
+    });
+    assert_eq!(
+        (got["stack"].as_str(), got["event"].as_str(), got["ok"].as_bool()),
+        (Some("app"), Some("backup"), Some(true))
+    );
+    assert_eq!(got["result"]["snapshot_id"].as_str().unwrap().len(), 64);
+    // A failed backup is reported too.
+    let down = fs::read_to_string(&s.file).unwrap().replace(&s.redis.url(), "redis://127.0.0.1:1");
+    fs::write(&s.file, down).unwrap();
+    let got = std::thread::scope(|sc| {
+        let h = sc.spawn(|| receive_one(&listener));
+        fails(s.cairn().arg("backup").arg("--stack").arg(&s.file));
+        h.join().unwrap()
+    });
+    assert_eq!(got["ok"].as_bool(), Some(false));
+    assert!(got["error"].as_str().unwrap().contains("component cache"), "{got}");
+    // forget --stack: the stack's retention, on its snapshots only.
+    let plain = s.tmp.path().join("plain");
+    fs::create_dir_all(&plain).unwrap();
+    common::backup(&s.repo, &[&plain]);
+    let plan = ok(s.cairn().arg("forget").arg("--stack").arg(&s.file).args(["--dry-run", "--json"]));
+    let plan: serde_json::Value = serde_json::from_str(&plan).unwrap();
+    let groups = plan["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 1);
+    assert_eq!(groups[0]["sources"][0], "stack app");
+    assert_eq!(groups[0]["snapshots"][0]["reasons"][0].as_str().unwrap().split(' ').next(), Some("hourly"), "{plan}");
 }

@@ -80,15 +80,34 @@ impl Args {
             st.dedup_ratio,
             st.compression_ratio
         );
-        sqlite_demo(&repo_dir, tmp.path())?;
-        redis_demo(&repo_dir, tmp.path())?;
+        let db = sqlite_demo(&repo_dir, tmp.path())?;
+        super::demo_stack::run(&repo_dir, tmp.path(), &db, &data.join("scripts"), 11)?;
         Ok(0)
     }
 }
 
+/// Add `n` episodes of script text to the demo database.
+pub(super) fn add_episodes(db: &std::path::Path, n: usize, seed: u64) -> Result<()> {
+    let c = rusqlite::Connection::open(db)?;
+    let mut rng = sample::Rng::new(seed);
+    let tx = c.unchecked_transaction()?;
+    for i in 0..n {
+        let body = String::from_utf8_lossy(&sample::script_text(&mut rng, 4000)).into_owned();
+        tx.execute("INSERT OR IGNORE INTO projects(id, name) VALUES (?1, 'project')", [(i % 10) as i64])?;
+        tx.execute("INSERT INTO episodes(project_id, body) VALUES (?1, ?2)", ((i % 10) as i64, body))?;
+    }
+    Ok(tx.commit()?)
+}
+
+/// How many episodes the demo database holds.
+pub(super) fn count_episodes(db: &std::path::Path) -> Result<i64> {
+    let c = rusqlite::Connection::open(db)?;
+    Ok(c.query_row("SELECT count(*) FROM episodes", [], |r| r.get(0))?)
+}
+
 /// The SQLite part: a live WAL database snapshotted page by page, changed,
-/// snapshotted again, and restored with every verification.
-fn sqlite_demo(repo_dir: &std::path::Path, dir: &std::path::Path) -> Result<()> {
+/// snapshotted again, and restored with every verification; returns its path.
+fn sqlite_demo(repo_dir: &std::path::Path, dir: &std::path::Path) -> Result<std::path::PathBuf> {
     use cairn::source::SourceSpec;
     let db = dir.join("app.sqlite");
     let c = rusqlite::Connection::open(&db)?;
@@ -97,17 +116,8 @@ fn sqlite_demo(repo_dir: &std::path::Path, dir: &std::path::Path) -> Result<()> 
          CREATE TABLE projects(id INTEGER PRIMARY KEY, name TEXT);
          CREATE TABLE episodes(id INTEGER PRIMARY KEY, project_id INTEGER REFERENCES projects(id), body TEXT);",
     )?;
-    let mut rng = sample::Rng::new(7);
-    let mut add_episodes = |n: usize| -> Result<()> {
-        let tx = c.unchecked_transaction()?;
-        for i in 0..n {
-            let body = String::from_utf8_lossy(&sample::script_text(&mut rng, 4000)).into_owned();
-            tx.execute("INSERT OR IGNORE INTO projects(id, name) VALUES (?1, 'project')", [(i % 10) as i64])?;
-            tx.execute("INSERT INTO episodes(project_id, body) VALUES (?1, ?2)", ((i % 10) as i64, body))?;
-        }
-        Ok(tx.commit()?)
-    };
-    add_episodes(2000)?;
+    drop(c);
+    add_episodes(&db, 2000, 7)?;
     let mut repo = Repository::open_local(repo_dir, Some(&|| Ok("demo password".to_string())))?;
     let spec = SourceSpec { source: &cairn::source::sqlite::Sqlite, location: db.clone().into() };
     let opts = BackupOptions { sources: vec![spec], ..Default::default() };
@@ -120,7 +130,7 @@ fn sqlite_demo(repo_dir: &std::path::Path, dir: &std::path::Path) -> Result<()> 
         m["hold_ms"],
         human(r1.written.bytes_new_stored)
     );
-    add_episodes(20)?;
+    add_episodes(&db, 20, 8)?;
     repo.load_index()?;
     let r2 = backup(&repo, &opts)?;
     println!(
@@ -135,74 +145,5 @@ fn sqlite_demo(repo_dir: &std::path::Path, dir: &std::path::Path) -> Result<()> 
     let rep = cairn::ops::restore::restore_one(&repo, &r2.snapshot, sqlite, &target, &Default::default())?;
     let checks: Vec<&str> = rep.json["checks"].as_array().into_iter().flatten().filter_map(|c| c.as_str()).collect();
     println!("10. restored it to {}; verified: {}", target.display(), checks.join(", "));
-    Ok(())
-}
-
-/// A private redis-server, killed when dropped.
-struct RedisGuard(std::process::Child);
-
-impl Drop for RedisGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// The Redis part, when `redis-server` is installed: a private server on a
-/// loopback port, 10,000 keys written, an RDB taken over the replication
-/// protocol, restored as a checked dump.rdb; the server is stopped after.
-fn redis_demo(repo_dir: &std::path::Path, dir: &std::path::Path) -> Result<()> {
-    use std::io::{BufRead, BufReader, Write};
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let data = dir.join("redis");
-    std::fs::create_dir_all(&data)?;
-    let spawned = std::process::Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-        .args(["--repl-diskless-sync-delay", "0", "--dir"])
-        .arg(&data)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn();
-    let Ok(child) = spawned else {
-        println!("11. Redis: redis-server is not installed, so this part is skipped (apt install redis-server)");
-        return Ok(());
-    };
-    let _guard = RedisGuard(child);
-    let deadline = Instant::now() + std::time::Duration::from_secs(10);
-    let conn = loop {
-        match std::net::TcpStream::connect(("127.0.0.1", port)) {
-            Ok(c) => break c,
-            Err(_) if Instant::now() < deadline => std::thread::sleep(std::time::Duration::from_millis(50)),
-            Err(e) => anyhow::bail!("the demo's redis-server did not start: {e}"),
-        }
-    };
-    let mut cmds = String::new();
-    for i in 0..10_000 {
-        let (k, v) = (format!("job:{i}"), format!("episode {i} queued for rendering"));
-        cmds.push_str(&format!("*3\r\n$3\r\nSET\r\n${}\r\n{k}\r\n${}\r\n{v}\r\n", k.len(), v.len()));
-    }
-    (&conn).write_all(cmds.as_bytes())?;
-    let mut r = BufReader::new(&conn);
-    let mut line = String::new();
-    for _ in 0..10_000 {
-        line.clear();
-        r.read_line(&mut line)?;
-    }
-    let repo = Repository::open_local(repo_dir, Some(&|| Ok("demo password".to_string())))?;
-    let url = format!("redis://127.0.0.1:{port}");
-    let spec = cairn::source::SourceSpec::parse(url.as_ref());
-    let r = backup(&repo, &BackupOptions { sources: vec![spec], ..Default::default() })?;
-    println!("11. Redis: {}; stored {}", r.reports[0].text, human(r.written.bytes_new_stored));
-    let mut repo = repo;
-    repo.load_index()?;
-    let target = dir.join("restored-redis");
-    let rep = cairn::ops::restore::restore_one(
-        &repo,
-        &r.snapshot,
-        &cairn::source::redis::Redis,
-        &target,
-        &Default::default(),
-    )?;
-    println!("12. {}", rep.text.lines().next().unwrap_or_default());
-    Ok(())
+    Ok(db)
 }

@@ -2,7 +2,7 @@
 
 use super::print_json;
 use anyhow::Result;
-use cairn::ops::forget::{execute, plan, GroupBy};
+use cairn::ops::forget::{execute, plan_of, GroupBy};
 use cairn::retention::Policy;
 use cairn::Repository;
 
@@ -50,6 +50,11 @@ pub struct Args {
     /// every later `forget` without --keep-* options.
     #[arg(long)]
     save_policy: bool,
+    /// Only the snapshots of the stack this stack file describes
+    /// (./cairn.toml when no FILE is given), by its [retention] unless
+    /// --keep-* options are given.
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "cairn.toml")]
+    pub stack: Option<std::path::PathBuf>,
     /// Print the decisions as JSON.
     #[arg(long)]
     json: bool,
@@ -74,7 +79,7 @@ pub fn parse_span(flag: &str, s: &str) -> Result<jiff::Span> {
 }
 
 impl Args {
-    fn policy(&self, repo: &Repository) -> Result<Policy> {
+    fn policy(&self, repo: &Repository, stack: Option<&cairn::stack::StackFile>) -> Result<Policy> {
         let p = Policy {
             last: count("last", self.keep_last)?,
             hourly: count("hourly", self.keep_hourly)?,
@@ -100,12 +105,16 @@ impl Args {
         if given {
             return Ok(p);
         }
+        if let Some(st) = stack {
+            return Ok(st.retention.clone());
+        }
         // No --keep-* at all: the saved policy, else the operations guide's.
         Ok(cairn::repo::policies::load(repo)?.unwrap_or_else(Policy::guide))
     }
 
-    pub fn run(self, repo: &Repository) -> Result<i32> {
-        let policy = self.policy(repo)?;
+    /// `stack` is the loaded stack file when `--stack` was given.
+    pub fn run(self, repo: &Repository, stack: Option<&cairn::stack::StackFile>) -> Result<i32> {
+        let policy = self.policy(repo, stack)?;
         let by: GroupBy = self.group_by.parse().map_err(|e| anyhow::anyhow!("--group-by: {e}"))?;
         let tz = jiff::tz::TimeZone::get(&self.tz).map_err(|e| {
             cairn::Error::InvalidArgument(format!(
@@ -116,7 +125,10 @@ impl Args {
         let prune_opts = self.prune_opts.options()?;
         // The plan refuses a policy that would empty a group, so nothing
         // of the kind is ever saved.
-        let groups = plan(repo, &policy, by, &tz)?;
+        let of = |s: &cairn::format::snapshot::Snapshot| {
+            stack.is_none_or(|st| s.stack.as_ref().is_some_and(|x| x.name == st.name))
+        };
+        let groups = plan_of(repo, &policy, by, &tz, &of)?;
         if self.save_policy && !self.dry_run {
             cairn::repo::policies::save(repo, &policy)?;
             if !self.json {

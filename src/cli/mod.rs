@@ -5,6 +5,7 @@ mod backup;
 mod cat;
 mod check;
 mod demo;
+mod demo_stack;
 mod forget;
 mod init;
 mod key;
@@ -96,7 +97,11 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Stats(a) => a.run(&open(repo, &pw)?),
         Command::Check(a) => a.run(repo_path(repo)?, &pw),
         // Prune reads its own index after listing the snapshots.
-        Command::Forget(a) => a.run(&open_without_index(repo, &pw)?),
+        Command::Forget(a) => {
+            let st = a.stack.as_deref().map(cairn::stack::load).transpose()?;
+            let repo = repo.or_else(|| st.as_ref().and_then(|s| s.repository.clone()));
+            a.run(&open_without_index(repo, &pw)?, st.as_ref())
+        }
         Command::Prune(a) => a.run(&open_without_index(repo, &pw)?),
         Command::Protect(a) => a.run(&open_without_index(repo, &pw)?, true),
         Command::Unprotect(a) => a.run(&open_without_index(repo, &pw)?, false),

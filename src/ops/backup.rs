@@ -301,7 +301,8 @@ fn record(s: &Resolved, c: &crate::source::Captured, start_ns: i64, took: std::t
         method: field("method")
             .and_then(|v| v.as_str())
             .map(str::to_string)
-            .unwrap_or_else(|| s.spec.source.name().to_string()),
+            // A files walk reports nothing of its own.
+            .unwrap_or_else(|| if s.spec.source.node_kind().is_none() { "walk" } else { s.spec.source.name() }.into()),
         bytes: c.stats.bytes_logical,
         bytes_read: c.stats.bytes_read,
     }

@@ -89,6 +89,18 @@ fn source_display(k: crate::format::snapshot::SourceKind, path: &str) -> String 
 /// Decide for every snapshot; refuses before anything is deleted if a
 /// group would lose every snapshot.
 pub fn plan(repo: &Repository, policy: &Policy, by: GroupBy, tz: &TimeZone) -> Result<Vec<Group>> {
+    plan_of(repo, policy, by, tz, &|_| true)
+}
+
+/// `plan` over the snapshots `of` selects (one stack's, say); the others
+/// are left alone.
+pub fn plan_of(
+    repo: &Repository,
+    policy: &Policy,
+    by: GroupBy,
+    tz: &TimeZone,
+    of: &dyn Fn(&Snapshot) -> bool,
+) -> Result<Vec<Group>> {
     policy.validate()?;
     if policy.is_empty() {
         return Err(Error::PolicyKeepsNothing);
@@ -96,7 +108,7 @@ pub fn plan(repo: &Repository, policy: &Policy, by: GroupBy, tz: &TimeZone) -> R
     let protected = crate::repo::marks::protected(repo)?;
     let mut groups: BTreeMap<_, Vec<Candidate>> = BTreeMap::new();
     let mut snaps = std::collections::HashMap::new();
-    for (id, s) in repo.list_snapshots()? {
+    for (id, s) in repo.list_snapshots()?.into_iter().filter(|(_, s)| of(s)) {
         let time = jiff::Timestamp::from_nanosecond(s.time_ns as i128).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
         let c = Candidate { id, time, tags: s.tags.clone(), protected: protected.contains(&id) };
         groups.entry(group_key(&s, by)).or_default().push(c);

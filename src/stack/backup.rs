@@ -110,6 +110,7 @@ pub fn backup(repo: &crate::Repository, stack: &StackFile, o: &StackBackupOption
         )));
     }
     let components = order(stack, &o.only)?;
+    stack.check_sources(&components)?;
     let named = components.iter().map(|c| Ok((c.name.clone(), options(c, &o.capture)?))).collect::<Result<_>>()?;
     let opts = BackupOptions {
         sources: components.iter().map(|c| c.spec.clone()).collect(),

@@ -1,9 +1,11 @@
 //! The stack file (`cairn.toml`): the repository, the components of the
 //! application's data stack, its retention policy, recovery targets, hooks
 //! and a notification webhook. Parsed strictly (an unknown key is an error
-//! naming its line) and checked whole before any work starts: every path
-//! exists, every URL parses, names are unique. examples/cairn.toml is the
-//! commented reference; README "Stack file" lists the keys.
+//! naming its line) and checked whole before any work starts: keys, kinds,
+//! names, durations, globs. `check_sources` adds that every path exists and
+//! every URL parses (backup runs it; a restore onto a new machine, where
+//! the live paths are gone, does not). examples/cairn.toml is the commented
+//! reference; README "Stack files" lists the keys.
 
 use crate::error::{Error, Result};
 use crate::source::{self, Source, SourceSpec};
@@ -195,8 +197,6 @@ pub fn parse(path: &Path, text: &str) -> Result<StackFile> {
             return Err(bad("password_file, timeout and dir apply to redis components only".into()));
         }
         let spec = SourceSpec { source: kind, location: location.clone().into() };
-        // Checked now, so a typo fails before any component is captured.
-        kind.resolve(&spec.location).map_err(|e| bad(e.to_string()))?;
         crate::source::files::exclude::Exclude::new(&c.exclude).map_err(bad)?;
         let d = |v: &Option<String>, key: &str| duration(v.as_deref(), key).map_err(bad);
         let (rto, rto_partial, rpo) = guide_targets(kind.name());
@@ -223,14 +223,6 @@ pub fn parse(path: &Path, text: &str) -> Result<StackFile> {
             timeout: d(&c.timeout, "timeout")?,
             dir: c.dir.as_deref().map(rel),
         };
-        if let Some(f) = &component.password_file {
-            std::fs::metadata(f).map_err(|e| bad(format!("password_file {}: {e}", f.display())))?;
-        }
-        if let Some(dir) = &component.dir {
-            if !dir.is_dir() {
-                return Err(bad(format!("dir {} is not a directory", dir.display())));
-            }
-        }
         components.push(component);
     }
     let retention = match raw.retention {
@@ -284,6 +276,26 @@ fn duration(v: Option<&str>, key: &str) -> std::result::Result<Option<Duration>,
 }
 
 impl StackFile {
+    /// Check that every component in `components` can be found (its path
+    /// exists, its URL parses): `backup` does so before any work starts.
+    /// Loading alone does not, so a restore onto a new machine, where the
+    /// live paths are gone, can read the file.
+    pub fn check_sources(&self, components: &[&Component]) -> Result<()> {
+        for c in components {
+            let bad = |e: String| {
+                Error::InvalidArgument(format!("stack file {}: component {:?}: {e}", self.file.display(), c.name))
+            };
+            c.kind().resolve(&c.spec.location).map_err(|e| bad(e.to_string()))?;
+            if let Some(f) = &c.password_file {
+                std::fs::metadata(f).map_err(|e| bad(format!("password_file {}: {e}", f.display())))?;
+            }
+            if let Some(dir) = c.dir.as_ref().filter(|d| !d.is_dir()) {
+                return Err(bad(format!("dir {} is not a directory", dir.display())));
+            }
+        }
+        Ok(())
+    }
+
     /// The components `only` names (all when empty), in file order; an
     /// unknown name is an error listing the known ones.
     pub fn select(&self, only: &[String]) -> Result<Vec<&Component>> {

@@ -161,7 +161,7 @@ impl Source for Redis {
         let stats = CaptureStats { bytes_read: m.size, bytes_logical: m.size, ..Default::default() };
         let keys: u64 = m.keyspace.iter().map(|k| k.1).sum();
         let json = serde_json::json!({
-            "url": location, "bytes": m.size, "keys": keys, "server_version": m.server_version,
+            "url": location, "method": "replication-sync", "bytes": m.size, "keys": keys, "server_version": m.server_version,
             "rdb_version": m.rdb_version, "repl_offset": m.repl_offset, "wait_ms": m.wait_ms,
             "transfer": format!("{:?}", m.transfer),
         });
