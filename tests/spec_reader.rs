@@ -438,7 +438,9 @@ fn independent_reader_decodes_the_format_6_stack_fixture() {
     let sources: Vec<(u32, String)> = (0..c.u64()).map(|_| (c.u32(), c.string())).collect();
     let tree = c.ids();
     assert_eq!(c.u8(), 0, "no parent");
-    (0..4).for_each(|_| drop(c.u64()));
+    (0..4).for_each(|_| {
+        c.u64();
+    });
     c.take(16);
     assert_eq!(c.u8(), 1, "stack: Some");
     assert_eq!(c.string(), "golden");
@@ -468,8 +470,12 @@ fn independent_reader_decodes_the_format_6_stack_fixture() {
     assert_eq!(c.u64(), 3);
     assert_eq!(c.bytes(), b"cache");
     assert_eq!(c.u32(), 5, "node kind 5: Redis");
-    (0..3).for_each(|_| drop(c.u32()));
-    (0..5).for_each(|_| drop(c.u64()));
+    (0..3).for_each(|_| {
+        c.u32();
+    });
+    (0..5).for_each(|_| {
+        c.u64();
+    });
     let content = c.ids();
     assert_eq!(index[&content[0]].kind, 16, "blob kind 16: Redis manifest");
     let m = blob(&repo, &index, &content[0]);
