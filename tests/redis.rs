@@ -145,3 +145,46 @@ fn snapshots_under_a_writer_are_points_in_time() {
     let committed = w.join().unwrap();
     assert!(seen.windows(2).all(|p| p[0] < p[1]) && committed > seen[2], "{seen:?}, {committed} committed");
 }
+
+/// The alternative method: BGSAVE and the dump file read once the save
+/// counter advanced; the same digest as the server had. A dump path that
+/// cannot be read fails with one line and writes nothing.
+#[test]
+fn bgsave_method_round_trips_and_a_missing_dump_fails_cleanly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    init(&repo);
+    let src = Server::start(&tmp.path().join("src"), &[]);
+    populate(&src);
+    let digest = src.digest();
+    let saves = |s: &Server| -> u64 {
+        s.cli(&["INFO", "persistence"])
+            .lines()
+            .find_map(|l| l.strip_prefix("rdb_saves:"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let before = saves(&src);
+    let out = ok(cairn(&repo).args(["backup", "--json", "--redis-bgsave"]).arg(src.url()));
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(
+        (v["caches"][0]["method"].as_str(), v["caches"][0]["transfer"].as_str()),
+        (Some("bgsave"), Some("Bgsave")),
+        "{v}"
+    );
+    assert_eq!(saves(&src), before + 1, "one BGSAVE");
+    let target = tmp.path().join("out");
+    ok(cairn(&repo).args(["restore", "latest", "--target"]).arg(&target));
+    let dir = target.join(format!("redis-127.0.0.1-{}-0", src.port));
+    assert!(check_rdb(&dir.join("dump.rdb")));
+    let copy = Server::start(&dir, &["--dbfilename", "dump.rdb"]);
+    assert_eq!(copy.digest(), digest, "the restored data differs");
+
+    let (_, err) =
+        fails(cairn(&repo).args(["backup", "--redis-bgsave", "--redis-dump", "/nonexistent/dump.rdb"]).arg(src.url()));
+    one_line(&err);
+    assert!(err.contains("cannot read the dump file /nonexistent/dump.rdb"), "{err}");
+    assert_eq!(snapshots(&repo).len(), 1, "a failed backup wrote a snapshot");
+}

@@ -78,6 +78,15 @@ pub struct Args {
     /// repl-diskless-sync-delay, 5 s by default).
     #[arg(long, value_name = "SECONDS", default_value_t = 120.0)]
     redis_timeout: f64,
+    /// Redis: take the RDB with BGSAVE and read the server's dump file
+    /// (found by CONFIG GET dir and dbfilename) instead of over the
+    /// replication protocol; needs read access to that file.
+    #[arg(long)]
+    redis_bgsave: bool,
+    /// Redis, with --redis-bgsave: the dump file's path (for a server that
+    /// renames CONFIG, or whose files are mounted elsewhere).
+    #[arg(long, value_name = "FILE", requires = "redis_bgsave")]
+    redis_dump: Option<PathBuf>,
     /// Tag the snapshot (repeatable).
     #[arg(long = "tag")]
     tags: Vec<String>,
@@ -157,7 +166,10 @@ impl Args {
         }
         let chroma = cairn::source::chroma::CaptureOptions { attempts: self.chroma_attempts, ..Default::default() };
         let exclude = cairn::source::files::exclude::Exclude::new(&self.exclude).map_err(anyhow::Error::msg)?;
-        let redis = redis_options(self.redis_password_file.as_deref(), self.redis_timeout)?;
+        let mut redis = redis_options(self.redis_password_file.as_deref(), self.redis_timeout)?;
+        if self.redis_bgsave {
+            redis.method = cairn::source::redis::Method::Bgsave { dump: self.redis_dump.clone() };
+        }
         let capture = CaptureOptions { force: self.force, exclude, sqlite, chroma, redis };
         if let Some(stack) = stack {
             let o = cairn::stack::backup::StackBackupOptions {
@@ -241,5 +253,6 @@ fn redis_options(file: Option<&std::path::Path>, timeout: f64) -> anyhow::Result
         }
         None => std::env::var("CAIRN_REDIS_PASSWORD").ok().filter(|p| !p.is_empty()),
     };
-    Ok(cairn::source::redis::CaptureOptions { password, timeout: std::time::Duration::from_secs_f64(timeout) })
+    let timeout = std::time::Duration::from_secs_f64(timeout);
+    Ok(cairn::source::redis::CaptureOptions { password, timeout, ..Default::default() })
 }

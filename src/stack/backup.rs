@@ -67,6 +67,9 @@ fn options(c: &Component, base: &CaptureOptions) -> Result<CaptureOptions> {
     if let Some(t) = c.timeout {
         o.redis.timeout = t;
     }
+    if let Some(m) = &c.redis_method {
+        o.redis.method = m.clone();
+    }
     Ok(o)
 }
 

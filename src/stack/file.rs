@@ -67,6 +67,8 @@ struct RawComponent {
     password_file: Option<String>,
     timeout: Option<String>,
     dir: Option<String>,
+    method: Option<String>,
+    dump: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -114,6 +116,8 @@ pub struct Component {
     pub timeout: Option<Duration>,
     /// Redis: the server's data directory, where `--in-place` swaps `dump.rdb`.
     pub dir: Option<PathBuf>,
+    /// Redis: `method = "bgsave"` (with `dump`, the dump file's path).
+    pub redis_method: Option<crate::source::redis::Method>,
 }
 
 impl Component {
@@ -192,10 +196,19 @@ pub fn parse(path: &Path, text: &str) -> Result<StackFile> {
         if !c.assert.is_empty() && kind.name() != "sqlite" {
             return Err(bad("assert applies to sqlite components only".into()));
         }
-        let redis_only = [c.password_file.is_some(), c.timeout.is_some(), c.dir.is_some()];
+        let redis_only = [c.password_file.is_some(), c.timeout.is_some(), c.dir.is_some(), c.method.is_some()];
         if redis_only.iter().any(|b| *b) && kind.name() != "redis" {
-            return Err(bad("password_file, timeout and dir apply to redis components only".into()));
+            return Err(bad("password_file, timeout, dir, method and dump apply to redis components only".into()));
         }
+        let redis_method = match (c.method.as_deref(), &c.dump) {
+            (None, None) => None,
+            (Some("sync"), None) => Some(crate::source::redis::Method::Sync),
+            (Some("bgsave"), d) => Some(crate::source::redis::Method::Bgsave { dump: d.as_deref().map(rel) }),
+            (Some("sync") | None, Some(_)) => return Err(bad("dump applies to method = \"bgsave\" only".into())),
+            (Some(m), _) => {
+                return Err(bad(format!("method {m:?} is unknown: give \"sync\" (the default) or \"bgsave\"")))
+            }
+        };
         let spec = SourceSpec { source: kind, location: location.clone().into() };
         crate::source::files::exclude::Exclude::new(&c.exclude).map_err(bad)?;
         let d = |v: &Option<String>, key: &str| duration(v.as_deref(), key).map_err(bad);
@@ -222,6 +235,7 @@ pub fn parse(path: &Path, text: &str) -> Result<StackFile> {
             password_file: c.password_file.as_deref().map(rel),
             timeout: d(&c.timeout, "timeout")?,
             dir: c.dir.as_deref().map(rel),
+            redis_method,
         };
         components.push(component);
     }

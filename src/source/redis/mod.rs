@@ -4,6 +4,8 @@
 //! of about 16 KiB, with a manifest recording what the server said; a
 //! restore writes `dump.rdb` for a server to load (format-spec/redis.md).
 
+pub mod bgsave;
+pub mod conn;
 pub mod rdb;
 pub mod sync;
 
@@ -39,11 +41,24 @@ pub struct CaptureOptions {
     pub password: Option<String>,
     /// The whole exchange, from connecting to the last byte of the RDB.
     pub timeout: Duration,
+    /// How the RDB is taken.
+    pub method: Method,
+}
+
+/// How a Redis capture takes its RDB.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Method {
+    /// Over the replication protocol, as `redis-cli --rdb` (no file access).
+    #[default]
+    Sync,
+    /// `BGSAVE`, then the dump file read: at `dump`, else where
+    /// `CONFIG GET dir`/`dbfilename` say.
+    Bgsave { dump: Option<std::path::PathBuf> },
 }
 
 impl Default for CaptureOptions {
     fn default() -> Self {
-        CaptureOptions { password: None, timeout: Duration::from_secs(120) }
+        CaptureOptions { password: None, timeout: Duration::from_secs(120), method: Method::Sync }
     }
 }
 
@@ -112,7 +127,7 @@ impl Source for Redis {
     /// Recorded as the URL without a password, named `redis-HOST-PORT-DB`.
     fn resolve(&self, location: &OsStr) -> Result<(String, Vec<u8>)> {
         let url = location.to_string_lossy().into_owned();
-        let ep = sync::Endpoint::parse(&url).map_err(|e| RedisError::Url { url: redact(&url), why: e })?;
+        let ep = conn::Endpoint::parse(&url).map_err(|e| RedisError::Url { url: redact(&url), why: e })?;
         Ok((ep.url(), format!("redis-{}-{}-{}", ep.host, ep.port, ep.db).into_bytes()))
     }
 
@@ -128,9 +143,14 @@ impl Source for Redis {
         if version < SINCE_FORMAT {
             return Err(RedisError::OldFormat(version).into());
         }
-        let ep = sync::Endpoint::parse(location).map_err(|e| RedisError::Url { url: location.into(), why: e })?;
+        let ep = conn::Endpoint::parse(location).map_err(|e| RedisError::Url { url: location.into(), why: e })?;
         let fail = |why: String| RedisError::Capture { url: location.to_string(), why };
-        let f = sync::fetch(&ep, o.redis.password.as_deref(), o.redis.timeout).map_err(fail)?;
+        let (pw, t) = (o.redis.password.as_deref(), o.redis.timeout);
+        let f = match &o.redis.method {
+            Method::Sync => sync::fetch(&ep, pw, t),
+            Method::Bgsave { dump } => bgsave::fetch(&ep, pw, t, dump.as_deref()),
+        }
+        .map_err(fail)?;
         let checked = rdb::check(&f.rdb).map_err(|e| fail(format!("the RDB it sent is unusable: {e}")))?;
         let mut warnings = vec![];
         if checked.crc == 0 {
@@ -161,7 +181,7 @@ impl Source for Redis {
         let stats = CaptureStats { bytes_read: m.size, bytes_logical: m.size, ..Default::default() };
         let keys: u64 = m.keyspace.iter().map(|k| k.1).sum();
         let json = serde_json::json!({
-            "url": location, "method": "replication-sync", "bytes": m.size, "keys": keys, "server_version": m.server_version,
+            "url": location, "method": if m.transfer == sync::Transfer::Bgsave { "bgsave" } else { "replication-sync" }, "bytes": m.size, "keys": keys, "server_version": m.server_version,
             "rdb_version": m.rdb_version, "repl_offset": m.repl_offset, "wait_ms": m.wait_ms,
             "transfer": format!("{:?}", m.transfer),
         });
