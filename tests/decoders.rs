@@ -174,6 +174,12 @@ proptest! {
         decode_bounded(&b, cairn::format::tree::Tree::decode);
     }
 
+    /// The RDB walker of `--redis-target` (any bytes after the header).
+    #[test]
+    fn rdb_entries(b in mutated(vec![valid_rdb()])) {
+        decode_bounded(&b, |b| cairn::source::redis::entries::split(b, 10));
+    }
+
     #[test]
     fn snapshot(b in mutated(vec![cairn::format::snapshot::Snapshot {
         version: 1, time_ns: 1, hostname: "h".into(), username: "u".into(), tags: vec!["t".into()],
@@ -300,4 +306,18 @@ fn stack_snapshots_round_trip_and_plain_ones_keep_their_bytes() {
     let mut wrong = b.clone();
     wrong[..4].copy_from_slice(&1u32.to_le_bytes());
     assert!(cairn::format::snapshot::Snapshot::decode(&wrong).is_err());
+}
+
+/// An RDB with a string, a set, a hash, a zset and an expiry, in two databases.
+fn valid_rdb() -> Vec<u8> {
+    let mut b = b"REDIS0010".to_vec();
+    b.extend_from_slice(&[0xFA, 1, b'a', 1, b'b', 0xFE, 0, 0xFB, 2, 1, 0xFC]);
+    b.extend_from_slice(&1_900_000_000_000i64.to_le_bytes());
+    b.extend_from_slice(&[0, 1, b'k', 0xC3, 2, 3, 1, b'x', b'y']);
+    b.extend_from_slice(&[2, 1, b's', 2, 1, b'a', 0xC1, 1, 0]);
+    b.extend_from_slice(&[0xFE, 3, 4, 1, b'h', 1, 1, b'f', 1, b'v', 5, 1, b'z', 1, 1, b'm']);
+    b.extend_from_slice(&1.5f64.to_le_bytes());
+    b.push(0xFF);
+    b.extend_from_slice(&[0; 8]);
+    b
 }

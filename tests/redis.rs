@@ -188,3 +188,51 @@ fn bgsave_method_round_trips_and_a_missing_dump_fails_cleanly() {
     assert!(err.contains("cannot read the dump file /nonexistent/dump.rdb"), "{err}");
     assert_eq!(snapshots(&repo).len(), 1, "a failed backup wrote a snapshot");
 }
+
+/// `--redis-target`: the RDB loaded key by key into an empty running
+/// server gives the source's digest (every type, large encodings, a stream
+/// with a consumer group and pending entries, TTLs, a second database, a
+/// function library); a server holding keys is refused unless --overwrite.
+#[test]
+fn loading_into_a_running_server_gives_the_same_digest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    init(&repo);
+    let src = Server::start(&tmp.path().join("src"), &[]);
+    populate(&src);
+    let mut cmds = String::new();
+    for i in 0..600 {
+        writeln!(cmds, "HSET bighash f{i} {i}").unwrap();
+        writeln!(cmds, "RPUSH biglist item-{i}-{}", "x".repeat(i % 70)).unwrap();
+        writeln!(cmds, "SADD bigset member-{i}").unwrap();
+        writeln!(cmds, "SADD intset {i}").unwrap();
+        writeln!(cmds, "ZADD bigzset {i}.5 m{i}").unwrap();
+        writeln!(cmds, "XADD events * n {i}").unwrap();
+    }
+    src.pipe(&cmds);
+    src.cli(&["XGROUP", "CREATE", "events", "workers", "0"]);
+    src.cli(&["XREADGROUP", "GROUP", "workers", "alice", "COUNT", "5", "STREAMS", "events", ">"]);
+    src.cli(&["-n", "3", "SET", "other-db", "x"]);
+    src.cli(&["SET", "lz", &"compressible ".repeat(200)]);
+    src.cli(&["FUNCTION", "LOAD", "#!lua name=mylib\nredis.register_function('one', function() return 1 end)"]);
+    let digest = src.digest();
+    ok(cairn(&repo).arg("backup").arg(src.url()));
+
+    let dst = Server::start(&tmp.path().join("dst"), &[]);
+    let out = ok(cairn(&repo).args(["restore", "latest", "--json", "--redis-target"]).arg(dst.url()));
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["cache"]["keys"], 100_000 + 8, "{v}");
+    assert_eq!(dst.digest(), digest, "the loaded data differs");
+    let ttl: i64 = dst.cli(&["TTL", "str:7"]).trim().parse().unwrap();
+    assert!((3300..=3600).contains(&ttl), "TTL {ttl}");
+    assert!(dst.cli(&["FUNCTION", "LIST"]).contains("mylib"));
+    assert_eq!(dst.cli(&["XPENDING", "events", "workers"]).lines().next(), Some("5"));
+
+    // Not into a server that holds keys, unless --overwrite.
+    let (_, err) = fails(cairn(&repo).args(["restore", "latest", "--redis-target"]).arg(dst.url()));
+    one_line(&err);
+    assert!(err.contains("holds 100008 keys") && err.contains("--overwrite"), "{err}");
+    dst.cli(&["SET", "str:7", "changed"]);
+    ok(cairn(&repo).args(["restore", "latest", "--overwrite", "--redis-target"]).arg(dst.url()));
+    assert_eq!(dst.digest(), digest, "--overwrite replaces every key (and the function library)");
+}

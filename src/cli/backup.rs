@@ -241,7 +241,10 @@ impl Args {
 }
 
 /// The Redis options: the password from `file`, else CAIRN_REDIS_PASSWORD.
-fn redis_options(file: Option<&std::path::Path>, timeout: f64) -> anyhow::Result<cairn::source::redis::CaptureOptions> {
+pub fn redis_options(
+    file: Option<&std::path::Path>,
+    timeout: f64,
+) -> anyhow::Result<cairn::source::redis::CaptureOptions> {
     if !(timeout > 0.0 && timeout.is_finite()) {
         anyhow::bail!("--redis-timeout {timeout} is not a positive number of seconds");
     }

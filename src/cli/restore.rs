@@ -15,8 +15,17 @@ pub struct Args {
     at: super::select::At,
     /// Directory to restore into (must be empty unless --overwrite); a
     /// SQLite database is written there under its original file name.
-    #[arg(long, required_unless_present_any = ["sqlite_target", "chroma_target", "stack"], conflicts_with_all = ["sqlite_target", "chroma_target", "stack"])]
+    #[arg(long, required_unless_present_any = ["sqlite_target", "chroma_target", "stack", "redis_target"], conflicts_with_all = ["sqlite_target", "chroma_target", "stack", "redis_target"])]
     target: Option<PathBuf>,
+    /// Load the snapshot's Redis RDB into this running server key by key
+    /// (RESTORE … ABSTTL); a server holding keys needs --overwrite (keys
+    /// are then replaced). Its password: CAIRN_REDIS_PASSWORD or
+    /// --redis-password-file.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["sqlite_target", "chroma_target", "stack"])]
+    redis_target: Option<String>,
+    /// With --redis-target: read the server's password from this file.
+    #[arg(long, value_name = "FILE", requires = "redis_target")]
+    redis_password_file: Option<PathBuf>,
     /// Restore a stack snapshot of the stack a stack file describes
     /// (./cairn.toml when no FILE is given): the latest, or SNAPSHOT, or --at.
     #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "cairn.toml", conflicts_with_all = ["sqlite_target", "chroma_target", "include"])]
@@ -25,7 +34,7 @@ pub struct Args {
     #[arg(long, value_name = "NAME", requires = "stack")]
     only: Vec<String>,
     /// With --stack: restore each component under DIR/NAME.
-    #[arg(long, value_name = "DIR", requires = "stack", required_unless_present_any = ["in_place", "target", "sqlite_target", "chroma_target"])]
+    #[arg(long, value_name = "DIR", requires = "stack", required_unless_present_any = ["in_place", "target", "sqlite_target", "chroma_target", "redis_target"])]
     target_root: Option<PathBuf>,
     /// With --stack: restore every component beside its live copy, verify
     /// all, and only then swap them in (nothing live changes if any fails).
@@ -104,8 +113,29 @@ impl Args {
             skip_foreign_key_check: false,
         };
         let chroma = cairn::source::chroma::RestoreOptions { keep_rollback: self.keep_rollback };
-        let sources = cairn::source::RestoreOptions { overwrite: self.overwrite, sqlite, chroma };
         let start = std::time::Instant::now();
+        let redis = match &self.redis_target {
+            Some(url) => {
+                let o = super::backup::redis_options(self.redis_password_file.as_deref(), 120.0)?;
+                let load = cairn::source::redis::load::LoadOptions {
+                    url: url.clone(),
+                    password: o.password,
+                    timeout: o.timeout,
+                };
+                cairn::source::redis::RestoreOptions { load_into: Some(load) }
+            }
+            None => Default::default(),
+        };
+        let sources = cairn::source::RestoreOptions { overwrite: self.overwrite, sqlite, chroma, redis };
+        if self.redis_target.is_some() {
+            let r = restore_one(repo, &snap, &cairn::source::redis::Redis, std::path::Path::new(""), &sources)?;
+            if self.json {
+                print_json(&serde_json::json!({"snapshot_id": id.to_hex(), "selected": sel.note, "cache": r.json}));
+            } else {
+                println!("{} in {:.2}s", r.text, start.elapsed().as_secs_f64());
+            }
+            return Ok(0);
+        }
         if let Some(path) = &self.chroma_target {
             let r = restore_one(repo, &snap, &cairn::source::chroma::Chroma, path, &sources)?;
             if self.json {

@@ -110,6 +110,7 @@ pub struct RestoreOptions {
     pub overwrite: bool,
     pub sqlite: sqlite::RestoreOptions,
     pub chroma: chroma::RestoreOptions,
+    pub redis: redis::RestoreOptions,
 }
 
 /// One part of a source node, as `ls` shows it.

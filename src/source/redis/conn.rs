@@ -202,16 +202,23 @@ fn parse_info(server: &str, keyspace: &str, replication: &str) -> Facts {
         repl_offset: field(replication, "master_repl_offset").and_then(|v| v.parse().ok()).unwrap_or(0),
         keyspace: vec![],
     };
+    f.keyspace = parse_keyspace(keyspace);
+    f
+}
+
+/// (database, keys, keys with a TTL) from `INFO keyspace`.
+pub fn parse_keyspace(keyspace: &str) -> Vec<(u32, u64, u64)> {
+    let mut out = Vec::new();
     for l in keyspace.lines() {
         // db0:keys=100000,expires=500,avg_ttl=0
         let Some((db, rest)) = l.trim().strip_prefix("db").and_then(|r| r.split_once(':')) else { continue };
         let num =
             |k: &str| rest.split(',').find_map(|kv| kv.strip_prefix(k).and_then(|v| v.strip_prefix('='))?.parse().ok());
         if let (Ok(db), Some(keys)) = (db.parse(), num("keys")) {
-            f.keyspace.push((db, keys, num("expires").unwrap_or(0)));
+            out.push((db, keys, num("expires").unwrap_or(0)));
         }
     }
-    f
+    out
 }
 
 #[cfg(test)]

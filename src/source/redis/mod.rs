@@ -6,6 +6,8 @@
 
 pub mod bgsave;
 pub mod conn;
+pub mod entries;
+pub mod load;
 pub mod rdb;
 pub mod sync;
 
@@ -43,6 +45,14 @@ pub struct CaptureOptions {
     pub timeout: Duration,
     /// How the RDB is taken.
     pub method: Method,
+}
+
+/// Options of a Redis restore.
+#[derive(Debug, Clone, Default)]
+pub struct RestoreOptions {
+    /// Load into this running server (`RESTORE` per key) instead of writing
+    /// `dump.rdb`.
+    pub load_into: Option<load::LoadOptions>,
 }
 
 /// How a Redis capture takes its RDB.
@@ -226,7 +236,7 @@ impl Source for Redis {
         let m = RedisManifest::decode(id, &repo.read_blob(id)?)?;
         let file = target.join("dump.rdb");
         let werr = |e: std::io::Error| RedisError::TargetWrite { path: file.clone(), source: e };
-        if file.exists() && !o.overwrite {
+        if o.redis.load_into.is_none() && file.exists() && !o.overwrite {
             return Err(RedisError::TargetExists(file).into());
         }
         let mut rdb = Vec::with_capacity(m.size as usize);
@@ -241,6 +251,17 @@ impl Source for Redis {
             .into());
         }
         rdb::check(&rdb).map_err(|why| RedisError::VerifyFailed { path: file.clone(), why })?;
+        if let Some(l) = &o.redis.load_into {
+            let fail = |why: String| RedisError::Load { url: redact(&l.url), why };
+            let r = load::load(&rdb, m.rdb_version, l, o.overwrite).map_err(fail)?;
+            let text = format!(
+                "loaded redis {} into {}: {} keys restored ({} already expired, not sent), {} function libraries; the server now holds {} keys",
+                m.url, redact(&l.url), r.keys, r.expired, r.functions, r.server_keys
+            );
+            let json = serde_json::json!({"url": m.url, "loaded_into": redact(&l.url), "bytes": m.size, "keys": r.keys,
+                "expired": r.expired, "functions": r.functions, "server_keys": r.server_keys});
+            return Ok(Report { group: "caches", json, text });
+        }
         std::fs::create_dir_all(target).map_err(werr)?;
         let tmp = crate::source::sibling(&file, "restore");
         let write = || -> std::io::Result<()> {
@@ -295,6 +316,8 @@ pub enum RedisError {
     VerifyFailed { path: PathBuf, why: String },
     #[error("cannot write {}: {source}", path.display())]
     TargetWrite { path: PathBuf, source: std::io::Error },
+    #[error("loading into redis {url} failed: {why}")]
+    Load { url: String, why: String },
 }
 
 crate::error::source_error!(RedisError, VerifyFailed);
