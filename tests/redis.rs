@@ -34,13 +34,33 @@ fn populate(s: &Server) {
     assert_eq!(s.cli(&["DBSIZE"]).trim(), "100000");
 }
 
-#[test]
-fn every_type_round_trips_with_the_same_digest() {
+/// A repository and a server holding `populate`'s keys.
+fn populated() -> (tempfile::TempDir, std::path::PathBuf, Server) {
     let tmp = tempfile::tempdir().unwrap();
     let repo = tmp.path().join("repo");
     init(&repo);
     let src = Server::start(&tmp.path().join("src"), &[]);
     populate(&src);
+    (tmp, repo, src)
+}
+
+/// The latest snapshot's dump restored under `target`, checked by
+/// redis-check-rdb and served by a new server; its directory and what
+/// restore printed.
+fn restored_server(
+    repo: &std::path::Path,
+    target: &std::path::Path,
+    src: &Server,
+) -> (Server, std::path::PathBuf, String) {
+    let text = ok(cairn(repo).args(["restore", "latest", "--target"]).arg(target));
+    let dir = target.join(format!("redis-127.0.0.1-{}-0", src.port));
+    assert!(check_rdb(&dir.join("dump.rdb")), "redis-check-rdb refuses the restored file");
+    (Server::start(&dir, &["--dbfilename", "dump.rdb"]), dir, text)
+}
+
+#[test]
+fn every_type_round_trips_with_the_same_digest() {
+    let (tmp, repo, src) = populated();
     let digest = src.digest();
     let out = ok(cairn(&repo).args(["backup", "--json"]).arg(src.url()));
     let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
@@ -50,11 +70,8 @@ fn every_type_round_trips_with_the_same_digest() {
     ok(cairn(&repo).args(["check", "--read-data"]));
 
     let target = tmp.path().join("out");
-    let text = ok(cairn(&repo).args(["restore", "latest", "--target"]).arg(&target));
+    let (copy, dir, text) = restored_server(&repo, &target, &src);
     assert!(text.contains("appendonly no"), "the next steps are printed: {text}");
-    let dir = target.join(format!("redis-127.0.0.1-{}-0", src.port));
-    assert!(check_rdb(&dir.join("dump.rdb")), "redis-check-rdb refuses the restored file");
-    let copy = Server::start(&dir, &["--dbfilename", "dump.rdb"]);
     assert_eq!(copy.digest(), digest, "the restored data differs");
     let ttl: i64 = copy.cli(&["TTL", "str:7"]).trim().parse().unwrap();
     assert!((3300..=3600).contains(&ttl), "TTL {ttl}");
@@ -151,11 +168,7 @@ fn snapshots_under_a_writer_are_points_in_time() {
 /// cannot be read fails with one line and writes nothing.
 #[test]
 fn bgsave_method_round_trips_and_a_missing_dump_fails_cleanly() {
-    let tmp = tempfile::tempdir().unwrap();
-    let repo = tmp.path().join("repo");
-    init(&repo);
-    let src = Server::start(&tmp.path().join("src"), &[]);
-    populate(&src);
+    let (tmp, repo, src) = populated();
     let digest = src.digest();
     let saves = |s: &Server| -> u64 {
         s.cli(&["INFO", "persistence"])
@@ -175,11 +188,7 @@ fn bgsave_method_round_trips_and_a_missing_dump_fails_cleanly() {
         "{v}"
     );
     assert_eq!(saves(&src), before + 1, "one BGSAVE");
-    let target = tmp.path().join("out");
-    ok(cairn(&repo).args(["restore", "latest", "--target"]).arg(&target));
-    let dir = target.join(format!("redis-127.0.0.1-{}-0", src.port));
-    assert!(check_rdb(&dir.join("dump.rdb")));
-    let copy = Server::start(&dir, &["--dbfilename", "dump.rdb"]);
+    let (copy, _, _) = restored_server(&repo, &tmp.path().join("out"), &src);
     assert_eq!(copy.digest(), digest, "the restored data differs");
 
     let (_, err) =
@@ -195,11 +204,7 @@ fn bgsave_method_round_trips_and_a_missing_dump_fails_cleanly() {
 /// function library); a server holding keys is refused unless --overwrite.
 #[test]
 fn loading_into_a_running_server_gives_the_same_digest() {
-    let tmp = tempfile::tempdir().unwrap();
-    let repo = tmp.path().join("repo");
-    init(&repo);
-    let src = Server::start(&tmp.path().join("src"), &[]);
-    populate(&src);
+    let (tmp, repo, src) = populated();
     let mut cmds = String::new();
     for i in 0..600 {
         writeln!(cmds, "HSET bighash f{i} {i}").unwrap();

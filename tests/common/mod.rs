@@ -240,3 +240,18 @@ pub fn undocumented_json_keys(outputs: &[String]) -> (usize, Vec<String>) {
     all.dedup();
     (seen, all)
 }
+
+/// The paths `check --read-data --json` says use damaged blobs, with its
+/// exit code.
+pub fn damaged_paths(repo: &Path) -> (Option<i32>, Vec<String>) {
+    let out = run(cairn(repo).args(["check", "--read-data", "--json"]));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let paths = v["damaged_blobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|b| b["used_by"].as_array().unwrap().iter().flat_map(|u| u["paths"].as_array().unwrap().clone()))
+        .map(|p| p.as_str().unwrap().to_string())
+        .collect();
+    (out.status.code(), paths)
+}
