@@ -170,13 +170,7 @@ fn damaged_pack_leaves_the_live_directory_untouched() {
     backup_chroma(&repo, &dir, &[]);
     ch::change(&dir, 1_000, 0, 0, 7);
     let live = digest(&dir);
-    let mut packs: Vec<PathBuf> = walkdir::WalkDir::new(repo.join("data"))
-        .into_iter()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file())
-        .map(|e| e.into_path())
-        .collect();
-    packs.sort_by_key(|p| std::cmp::Reverse(fs::metadata(p).unwrap().len()));
+    let packs = packs_largest_first(&repo);
     let mut bytes = fs::read(&packs[0]).unwrap();
     let at = bytes.len() / 2;
     bytes[at] ^= 0x40;

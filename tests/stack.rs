@@ -227,13 +227,7 @@ fn in_place_swaps_verified_components_and_a_damaged_one_changes_nothing() {
     change(&s, true);
     s.redis.cli(&["SAVE"]);
     let before = live(&s);
-    let mut packs: Vec<PathBuf> = walkdir::WalkDir::new(s.repo.join("data"))
-        .into_iter()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file())
-        .map(|e| e.into_path())
-        .collect();
-    packs.sort_by_key(|p| std::cmp::Reverse(fs::metadata(p).unwrap().len()));
+    let packs = packs_largest_first(&s.repo);
     let only_scripts = packs.iter().any(|p| {
         let mut b = fs::read(p).unwrap();
         let at = b.len() / 3;

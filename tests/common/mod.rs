@@ -255,3 +255,15 @@ pub fn damaged_paths(repo: &Path) -> (Option<i32>, Vec<String>) {
         .collect();
     (out.status.code(), paths)
 }
+
+/// The repository's pack files, largest first.
+pub fn packs_largest_first(repo: &Path) -> Vec<PathBuf> {
+    let mut packs: Vec<PathBuf> = walkdir::WalkDir::new(repo.join("data"))
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.into_path())
+        .collect();
+    packs.sort_by_key(|p| std::cmp::Reverse(fs::metadata(p).unwrap().len()));
+    packs
+}
