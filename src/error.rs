@@ -124,6 +124,7 @@ impl Error {
             | Error::Format { .. }
             | Error::BlobNotIndexed { .. } => 3,
             Error::Source(e) => e.exit_code(),
+            Error::Component { source, .. } => source.exit_code(),
             _ => 1,
         }
     }

@@ -166,3 +166,40 @@ fn damaged_index_file_is_skipped_and_named() {
     ok(cairn(&repo).args(["check", "--read-data"]));
     restore_and_compare(&repo, &sb, &b, tmp.path());
 }
+
+/// `--read-data-subset N/M`: the slices 1/M … M/M read every pack exactly
+/// once between them, so one flipped byte is found by exactly one slice;
+/// `P%` reads a random part; bad specs fail with one line.
+#[test]
+fn subsets_cover_every_pack_exactly_once() {
+    let s = setup();
+    let pack = a_data_pack(&s.repo);
+    flip_middle(&pack, 0x08);
+    let check = |spec: &str| -> (Option<i32>, serde_json::Value) {
+        let out = run(cairn(&s.repo).args(["check", "--json", "--read-data-subset", spec]));
+        (out.status.code(), serde_json::from_slice(&out.stdout).unwrap())
+    };
+    let m = 4;
+    let (mut read, mut found) = (0, 0);
+    let mut total = 0;
+    for n in 1..=m {
+        let (code, v) = check(&format!("{n}/{m}"));
+        read += v["packs_read"].as_u64().unwrap();
+        total = v["packs"].as_u64().unwrap();
+        if code == Some(3) {
+            found += 1;
+            assert!(v["damaged_packs"].to_string().contains(&*pack.file_name().unwrap().to_string_lossy()), "{v}");
+        } else {
+            assert_eq!(code, Some(0), "{v}");
+        }
+    }
+    assert!(total >= 8, "too few packs ({total}) for the test to mean anything");
+    assert_eq!((read, found), (total, 1), "slices must read each pack once");
+    let (code, v) = check("100%");
+    assert_eq!((code, v["packs_read"].as_u64()), (Some(3), Some(total)));
+    for bad in ["0/4", "5/4", "x", "0%", "150%", "1/0"] {
+        let (code, err) = fails(cairn(&s.repo).args(["check", "--read-data-subset", bad]));
+        one_line(&err);
+        assert_eq!(code, 1, "{bad}: {err}");
+    }
+}

@@ -3,7 +3,7 @@
 use super::print_json;
 use anyhow::Result;
 use cairn::backend::local::LocalBackend;
-use cairn::ops::check::check;
+use cairn::ops::check::{check_with, ReadData};
 use cairn::Repository;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,8 +11,13 @@ use std::sync::Arc;
 #[derive(clap::Args)]
 pub struct Args {
     /// Also read every pack and re-hash every chunk (parallel).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "read_data_subset")]
     read_data: bool,
+    /// Read only some packs: `N/M`, the N-th of M fixed slices (by pack
+    /// id; run 1/7 … 7/7 on seven days to read everything once a week), or
+    /// `P%`, about P percent chosen at random.
+    #[arg(long, value_name = "N/M|P%")]
+    read_data_subset: Option<String>,
     #[arg(long)]
     json: bool,
 }
@@ -22,7 +27,12 @@ impl Args {
         // check builds its own index so that one unreadable index file is a
         // finding, not a reason to stop.
         let repo = Repository::open_without_index(Arc::new(LocalBackend::new(path)), Some(&|| pw.get()))?;
-        let rep = check(&repo, self.read_data)?;
+        let read = match (&self.read_data_subset, self.read_data) {
+            (Some(s), _) => parse_subset(s)?,
+            (None, true) => ReadData::All,
+            (None, false) => ReadData::None,
+        };
+        let rep = check_with(&repo, read)?;
         if self.json {
             print_json(&rep);
         } else {
@@ -37,7 +47,11 @@ impl Args {
                 rep.snapshots,
                 rep.index_files,
                 rep.packs,
-                if self.read_data { format!(", {} blobs read", rep.blobs_read) } else { String::new() }
+                if read != ReadData::None {
+                    format!(" ({} read whole), {} blobs read", rep.packs_read, rep.blobs_read)
+                } else {
+                    String::new()
+                }
             );
         }
         if !rep.is_ok() {
@@ -48,4 +62,23 @@ impl Args {
         }
         Ok(0)
     }
+}
+
+/// `N/M` (1 ≤ N ≤ M) or `P%` (0 < P ≤ 100).
+fn parse_subset(s: &str) -> Result<ReadData> {
+    let bad = || {
+        cairn::Error::InvalidArgument(format!(
+            "--read-data-subset {s:?}: give N/M with 1 ≤ N ≤ M (e.g. 3/7) or a percentage like 10%"
+        ))
+    };
+    if let Some(p) = s.strip_suffix('%') {
+        let p: f64 = p.trim().parse().map_err(|_| bad())?;
+        return if p > 0.0 && p <= 100.0 { Ok(ReadData::Percent(p)) } else { Err(bad().into()) };
+    }
+    let (n, m) = s.split_once('/').ok_or_else(bad)?;
+    let (n, m): (u64, u64) = (n.trim().parse().map_err(|_| bad())?, m.trim().parse().map_err(|_| bad())?);
+    if n == 0 || m == 0 || n > m {
+        return Err(bad().into());
+    }
+    Ok(ReadData::Slice { n, m })
 }

@@ -21,11 +21,46 @@ use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
+/// Which packs `check` reads whole.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ReadData {
+    /// None: structure only.
+    None,
+    All,
+    /// Slice `n` (1-based) of `m`: the packs whose id, as a number, is
+    /// `n - 1` modulo `m`. A pack stays in its slice as others are added,
+    /// and slices 1..=m together read every pack exactly once.
+    Slice {
+        n: u64,
+        m: u64,
+    },
+    /// About this percentage of the packs, chosen at random.
+    Percent(f64),
+}
+
+impl ReadData {
+    /// Whether `pack` is read.
+    pub fn selects(&self, pack: &Id) -> bool {
+        match *self {
+            ReadData::None => false,
+            ReadData::All => true,
+            ReadData::Slice { n, m } => u64::from_le_bytes(pack.0[..8].try_into().expect("8 bytes")) % m == n - 1,
+            ReadData::Percent(p) => {
+                let mut b = [0u8; 8];
+                crate::format::id::random_bytes(&mut b);
+                (u64::from_le_bytes(b) as f64 / u64::MAX as f64) * 100.0 < p
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct CheckReport {
     pub snapshots: usize,
     pub index_files: usize,
     pub packs: usize,
+    /// Packs read whole (all of them with `--read-data`, a subset's).
+    pub packs_read: usize,
     pub blobs_read: usize,
     /// One line per problem, naming the object and the snapshots affected.
     pub errors: Vec<String>,
@@ -77,6 +112,11 @@ struct Bad {
 
 /// Run every phase; damage is reported, never repaired.
 pub fn check(repo: &Repository, read_data: bool) -> Result<CheckReport> {
+    check_with(repo, if read_data { ReadData::All } else { ReadData::None })
+}
+
+/// `check`, reading the packs `read` selects.
+pub fn check_with(repo: &Repository, read: ReadData) -> Result<CheckReport> {
     let mut rep = CheckReport::default();
     check_keys(repo, &mut rep)?;
     // Dictionaries loaded at open are fine; this lists the damaged ones.
@@ -91,7 +131,7 @@ pub fn check(repo: &Repository, read_data: bool) -> Result<CheckReport> {
     rep.index_files = load.keys.len() + load.problems.len();
     rep.errors.extend(load.problems.iter().map(|p| format!("{p}: run `cairn repair index`")));
     let index = load.index;
-    let mut found = packs::check_packs(repo, &index, read_data, &mut rep)?;
+    let mut found = packs::check_packs(repo, &index, read, &mut rep)?;
     check_snapshots(repo, &index, &dictionaries, &mut found.bad_blobs, &mut rep)?;
     report(found, &mut rep);
     Ok(rep)

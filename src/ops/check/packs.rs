@@ -28,7 +28,7 @@ fn lost(kind: ObjectKind, pack: &Id, why: &str) -> Bad {
 pub(super) fn check_packs(
     repo: &Repository,
     index: &MasterIndex,
-    read_data: bool,
+    read: super::ReadData,
     rep: &mut CheckReport,
 ) -> Result<Found> {
     let listed: HashMap<Id, u64> = repo.pack_sizes()?;
@@ -59,12 +59,14 @@ pub(super) fn check_packs(
             }
         }
     }
-    if read_data {
-        let results: Vec<PackResult> = by_pack
-            .par_iter()
-            .filter(|(p, _)| listed.contains_key(*p) && !f.bad_packs.contains_key(*p))
-            .map(|(pack, blobs)| read_pack(repo, pack, blobs))
+    if read != super::ReadData::None {
+        let chosen: Vec<(&Id, &Vec<(Id, Location)>)> = by_pack
+            .iter()
+            .filter(|(p, _)| listed.contains_key(*p) && !f.bad_packs.contains_key(*p) && read.selects(p))
             .collect();
+        rep.packs_read = chosen.len();
+        let results: Vec<PackResult> =
+            chosen.into_par_iter().map(|(pack, blobs)| read_pack(repo, pack, blobs)).collect();
         for r in results {
             rep.blobs_read += r.blobs_read;
             if let Some(e) = r.pack_error {
