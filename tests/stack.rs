@@ -323,7 +323,7 @@ fn the_example_and_the_minimal_stack_file_parse() {
     let names: Vec<&str> = st.components.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(names, ["projects", "vectors", "cache", "scripts"]);
     assert_eq!((st.retention.hourly, st.retention.daily, st.retention.weekly, st.retention.monthly), (24, 30, 12, 12));
-    assert_eq!(st.components[0].assertions.len(), 1);
+    assert_eq!(st.components[0].assertions.len(), 2, "its [[component.assert]] and the [assertions] entry");
     assert!(st.components[1].before.is_some() && st.components[1].after.is_some());
     assert_eq!(st.components[1].hook_timeout.as_secs(), 30);
     // The minimal form, as written: the guide's defaults fill in.
@@ -359,28 +359,6 @@ exclude = ["*.tmp"]
     assert!(e.contains("component \"projects\"") && e.contains("/data/projects.db"), "{e}");
 }
 
-/// One HTTP request's body, answered 200.
-fn receive_one(listener: &std::net::TcpListener) -> serde_json::Value {
-    use std::io::{BufRead, BufReader, Read, Write};
-    let (conn, _) = listener.accept().unwrap();
-    let mut r = BufReader::new(conn.try_clone().unwrap());
-    let mut len = 0;
-    loop {
-        let mut line = String::new();
-        r.read_line(&mut line).unwrap();
-        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-            len = v.trim().parse().unwrap();
-        }
-        if line == "\r\n" {
-            break;
-        }
-    }
-    let mut body = vec![0; len];
-    r.read_exact(&mut body).unwrap();
-    (&conn).write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").unwrap();
-    serde_json::from_slice(&body).unwrap()
-}
-
 #[test]
 fn the_webhook_hears_of_success_and_failure_and_forget_keeps_to_its_stack() {
     let s = stack(false, "");
@@ -389,7 +367,7 @@ fn the_webhook_hears_of_success_and_failure_and_forget_keeps_to_its_stack() {
     let text = fs::read_to_string(&s.file).unwrap();
     fs::write(&s.file, text.replace("name = \"app\"", &format!("name = \"app\"\nwebhook = \"{url}\""))).unwrap();
     let got = std::thread::scope(|sc| {
-        let h = sc.spawn(|| receive_one(&listener));
+        let h = sc.spawn(|| common::http::receive_one(&listener));
         ok(s.cairn().arg("backup").arg("--stack").arg(&s.file));
         h.join().unwrap()
     });
@@ -402,7 +380,7 @@ fn the_webhook_hears_of_success_and_failure_and_forget_keeps_to_its_stack() {
     let down = fs::read_to_string(&s.file).unwrap().replace(&s.redis.url(), "redis://127.0.0.1:1");
     fs::write(&s.file, down).unwrap();
     let got = std::thread::scope(|sc| {
-        let h = sc.spawn(|| receive_one(&listener));
+        let h = sc.spawn(|| common::http::receive_one(&listener));
         fails(s.cairn().arg("backup").arg("--stack").arg(&s.file));
         h.join().unwrap()
     });

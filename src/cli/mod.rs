@@ -8,6 +8,7 @@ mod demo;
 mod demo_stack;
 mod forget;
 mod init;
+mod integrity;
 mod key;
 mod ls;
 mod protect;
@@ -70,6 +71,9 @@ enum Command {
     /// Rebuild damaged repository metadata.
     #[command(subcommand)]
     Repair(repair::Command),
+    /// Check the live data of a stack (databases, vector store, Redis,
+    /// files), writing nothing to it: the guide's daily integrity check.
+    Integrity(integrity::Args),
     /// Run the whole job on a generated sample data set and explain what happened.
     Demo(demo::Args),
     /// Manage the passwords (key files) of an encrypted repository.
@@ -107,6 +111,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Unprotect(a) => a.run(&open_without_index(repo, &pw)?, false),
         Command::Repair(c) => c.run(&open_without_index(repo, &pw)?),
         Command::Demo(a) => a.run(),
+        Command::Integrity(a) => a.run(),
         Command::Key(c) => c.run(&open_without_index(repo, &pw)?),
     }
 }

@@ -13,15 +13,19 @@ use cairn::Repository;
 /// Tell the stack's webhook, if it has one, how `event` went.
 fn notify(stack: &StackFile, event: &str, result: &Result<serde_json::Value>) {
     let Some(url) = &stack.webhook else { return };
-    let mut body = serde_json::json!({"stack": stack.name, "event": event, "host": cairn::sys::hostname()});
+    let host = cairn::sys::hostname();
+    let mut body = serde_json::json!({"stack": stack.name, "event": event, "host": host});
+    // `text` is what a Slack incoming webhook shows.
     match result {
         Ok(v) => {
             body["ok"] = true.into();
             body["result"] = v.clone();
+            body["text"] = format!("cairn {event} of stack {} on {host}: ok", stack.name).into();
         }
         Err(e) => {
             body["ok"] = false.into();
             body["error"] = e.to_string().into();
+            body["text"] = format!("cairn {event} of stack {} on {host} FAILED: {e}", stack.name).into();
         }
     }
     if let Err(e) = cairn::stack::notify::post(url, &body) {

@@ -28,6 +28,17 @@ struct Raw {
     targets: Option<RawTargets>,
     #[serde(default)]
     component: Vec<RawComponent>,
+    #[serde(default)]
+    assertions: std::collections::BTreeMap<String, RawNamed>,
+}
+
+/// `[assertions]`: `NAME = { sql = "...", expect = 0, component = "db" }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNamed {
+    sql: String,
+    expect: toml::Value,
+    component: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -238,6 +249,30 @@ pub fn parse(path: &Path, text: &str) -> Result<StackFile> {
             redis_method,
         };
         components.push(component);
+    }
+    for (name, a) in &raw.assertions {
+        let bad = |what: String| at(format!("[assertions] {name}: {what}"));
+        let dbs: Vec<usize> = (0..components.len()).filter(|i| components[*i].kind().name() == "sqlite").collect();
+        let i = match &a.component {
+            Some(c) => components
+                .iter()
+                .position(|x| &x.name == c)
+                .filter(|i| dbs.contains(i))
+                .ok_or_else(|| bad(format!("component {c:?} is not a sqlite component of this stack")))?,
+            None if dbs.len() == 1 => dbs[0],
+            None => {
+                return Err(bad("the stack has no or several databases: say which with component = \"NAME\"".into()))
+            }
+        };
+        let expected = match &a.expect {
+            toml::Value::String(s) => s.clone(),
+            toml::Value::Integer(n) => n.to_string(),
+            toml::Value::Float(f) => f.to_string(),
+            toml::Value::Boolean(b) => (*b as u8).to_string(),
+            other => return Err(bad(format!("expect = {other} is not a single value"))),
+        };
+        let sql = a.sql.clone();
+        components[i].assertions.push(crate::source::sqlite::Assertion { name: name.clone(), sql, expected });
     }
     let retention = match raw.retention {
         None => crate::retention::Policy::guide(),

@@ -1,11 +1,13 @@
 //! The whole data stack: a stack file describing its components
 //! (`file`), one snapshot of all of them (`backup`), their restore into a
 //! target root or in place (`restore`), the hooks run around captures
-//! (`hooks`) and the notification webhook (`notify`).
+//! (`hooks`), the check of the live data (`integrity`) and the
+//! notification webhook (`notify`).
 
 pub mod backup;
 pub mod file;
 pub mod hooks;
+pub mod integrity;
 pub mod notify;
 pub mod restore;
 

@@ -5,6 +5,7 @@
 pub mod appdb;
 pub mod chroma;
 pub mod crash_backend;
+pub mod http;
 pub mod load;
 pub mod peers;
 pub mod redis;

@@ -9,6 +9,7 @@ pub mod capture;
 pub mod hnsw;
 pub mod manifest;
 pub mod restore;
+pub mod segments;
 
 pub use capture::CaptureOptions;
 pub use restore::RestoreOptions;

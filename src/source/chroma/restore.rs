@@ -7,7 +7,7 @@
 //! the new directory and leaves the target as it was.
 
 use super::capture::{read_facts, DB_NAME};
-use super::hnsw::{self, Header};
+use super::hnsw;
 use super::manifest::{ChromaManifest, File, Layout, BLOCK};
 use super::ChromaError;
 use crate::error::{Error, Result};
@@ -203,36 +203,12 @@ fn verify(m: &ChromaManifest, dir: &Path) -> Result<Vec<String>> {
         return Err(fail("the watermarks or vector segments differ from those recorded at the snapshot".into()));
     }
     let mut checks = vec![format!("{} collections, counts and watermarks as recorded", m.collections.len())];
-    let mut segments = 0;
-    for seg in &m.vector_segments {
-        let sdir = dir.join(seg);
-        let persisted = m.watermarks.iter().any(|(s, n)| s == seg && *n > 0);
-        if !sdir.is_dir() {
-            if persisted {
-                return Err(fail(format!("vector segment {seg} has no directory")));
-            }
-            continue;
-        }
-        if !sdir.join("header.bin").exists() {
-            continue;
-        }
-        let level0_name = format!("{seg}/data_level0.bin");
-        if let Some(why) = m.files.iter().find(|f| f.path == level0_name).and_then(|f| f.layout.blocks_why()) {
-            // It did not parse at capture either; its bytes are verified.
-            checks.push(format!("{seg}: HNSW header not checked (at capture: {why})"));
-            continue;
-        }
-        let read = |n: &str| fs::read(sdir.join(n)).map_err(|e| fail(format!("{seg}/{n}: {e}")));
-        let level0 = read("data_level0.bin")?;
-        let h = Header::parse(&read("header.bin")?, level0.len() as u64).map_err(|w| fail(format!("{seg}: {w}")))?;
-        let lengths = fs::metadata(sdir.join("length.bin")).map(|x| x.len()).unwrap_or(0);
-        if lengths < h.elements * 4 {
-            return Err(fail(format!("{seg}/length.bin holds {lengths} bytes, fewer than 4 × {}", h.elements)));
-        }
-        hnsw::labels_unique(&level0, &h).map_err(|w| fail(format!("{seg}: {w}")))?;
-        segments += 1;
-    }
-    checks.push(format!("{segments} HNSW segments consistent with their headers, labels unique"));
+    // A file that did not parse at capture either has only its bytes verified.
+    let unparsed = |seg: &str| {
+        let level0 = format!("{seg}/data_level0.bin");
+        m.files.iter().find(|f| f.path == level0).and_then(|f| f.layout.blocks_why().map(str::to_string))
+    };
+    checks.extend(super::segments::check(dir, &m.vector_segments, &m.watermarks, &unparsed).map_err(fail)?);
     Ok(checks)
 }
 
