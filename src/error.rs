@@ -70,6 +70,8 @@ pub enum Error {
     PackerFailed,
     #[error("path {0:?} is not in the snapshot")]
     PathNotInSnapshot(String),
+    #[error("the drill missed {0} objective(s): see its report")]
+    DrillFailed(usize),
     #[error("component {name}: {source}")]
     Component { name: String, source: Box<Error> },
     /// An error of one source kind (its module defines and words it).
@@ -125,6 +127,7 @@ impl Error {
             | Error::BlobNotIndexed { .. } => 3,
             Error::Source(e) => e.exit_code(),
             Error::Component { source, .. } => source.exit_code(),
+            Error::DrillFailed(_) => 4,
             _ => 1,
         }
     }

@@ -63,10 +63,12 @@ fn pair(c: &str, k: &str) -> (String, String) {
 fn each_kind_of_damage_is_its_own_failed_check() {
     let mut l = live("");
     let db = l.tmp.path().join("projects.db");
+    let data = |l: &Live| digest(l.tmp.path()).into_iter().filter(|(p, _)| !p.starts_with("redis")).collect::<Vec<_>>();
+    let before = data(&l);
     let (code, failed, v) = integrity(&l, &[]);
     assert_eq!((code, failed.len()), (Some(0), 0), "{v}");
     assert_eq!(v["checks"].as_array().unwrap().len(), 6, "{v}");
-    let before = digest(l.tmp.path()).into_iter().filter(|(p, _)| !p.starts_with("redis")).collect::<Vec<_>>();
+    assert_eq!(data(&l), before, "integrity wrote to the data (or created a -wal/-shm beside it)");
 
     // An orphaned episode (written with foreign keys off, as a buggy client would).
     let c = rusqlite::Connection::open(&db).unwrap();
@@ -102,8 +104,7 @@ fn each_kind_of_damage_is_its_own_failed_check() {
     let (_, failed, v) = integrity(&l, &["--only", "projects"]);
     assert!(failed.contains(&pair("projects", "quick_check")), "{v}");
     // The checks created or removed no file beside the data.
-    let after = digest(l.tmp.path()).into_iter().filter(|(p, _)| !p.starts_with("redis")).collect::<Vec<_>>();
-    assert_eq!(after.len(), before.len(), "integrity created or removed files");
+    assert_eq!(data(&l).len(), before.len(), "integrity created or removed files");
 }
 
 #[test]

@@ -6,6 +6,7 @@ mod cat;
 mod check;
 mod demo;
 mod demo_stack;
+mod drill;
 mod forget;
 mod init;
 mod integrity;
@@ -74,6 +75,9 @@ enum Command {
     /// Check the live data of a stack (databases, vector store, Redis,
     /// files), writing nothing to it: the guide's daily integrity check.
     Integrity(integrity::Args),
+    /// Rehearse a recovery of a stack snapshot in a scratch directory and
+    /// hold it against the stack's RTO and RPO targets.
+    Drill(drill::Args),
     /// Run the whole job on a generated sample data set and explain what happened.
     Demo(demo::Args),
     /// Manage the passwords (key files) of an encrypted repository.
@@ -112,6 +116,11 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Repair(c) => c.run(&open_without_index(repo, &pw)?),
         Command::Demo(a) => a.run(),
         Command::Integrity(a) => a.run(),
+        Command::Drill(a) => {
+            let st = cairn::stack::load(&a.stack)?;
+            let repo = repo.or_else(|| st.repository.clone());
+            a.run(&open(repo, &pw)?, &st)
+        }
         Command::Key(c) => c.run(&open_without_index(repo, &pw)?),
     }
 }

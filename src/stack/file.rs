@@ -314,7 +314,7 @@ pub fn parse(path: &Path, text: &str) -> Result<StackFile> {
 }
 
 /// `"15m"`, `"6h"`, `"90s"`, `"1h 30m"` (or ISO 8601 `PT15M`) as a duration.
-fn duration(v: Option<&str>, key: &str) -> std::result::Result<Option<Duration>, String> {
+pub fn duration(v: Option<&str>, key: &str) -> std::result::Result<Option<Duration>, String> {
     let Some(v) = v else { return Ok(None) };
     let d: SignedDuration =
         v.parse().map_err(|e| format!("{key} = {v:?} is not a duration like \"90s\", \"15m\" or \"6h\": {e}"))?;

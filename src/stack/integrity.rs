@@ -14,7 +14,7 @@
 
 use super::file::{Component, StackFile};
 use crate::source::sqlite::Assertion;
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::Connection;
 use std::path::Path;
 use std::time::Duration;
 
@@ -79,8 +79,7 @@ fn sqlite(path: &Path, assertions: &[Assertion], full: bool) -> Vec<(String, Res
     if !path.is_file() {
         return vec![("open".into(), Err(format!("{} is missing", path.display())))];
     }
-    let db = match Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-    {
+    let db = match crate::source::sqlite::open_untouched(path) {
         Ok(db) => db,
         Err(e) => return vec![("open".into(), Err(format!("cannot open {} read-only: {e}", path.display())))],
     };

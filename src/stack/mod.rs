@@ -5,6 +5,7 @@
 //! notification webhook (`notify`).
 
 pub mod backup;
+pub mod drill;
 pub mod file;
 pub mod hooks;
 pub mod integrity;

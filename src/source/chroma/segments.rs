@@ -59,8 +59,7 @@ pub fn check_live(dir: &Path) -> Result<Vec<String>, String> {
     if !db.is_file() {
         return Err(format!("{} is missing", db.display()));
     }
-    let conn = rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .map_err(|e| format!("cannot open {}: {e}", db.display()))?;
+    let conn = crate::source::sqlite::open_untouched(&db).map_err(|e| format!("cannot open {}: {e}", db.display()))?;
     let qc: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0)).map_err(|e| format!("quick_check: {e}"))?;
     if qc != "ok" {
         return Err(format!("{}: quick_check: {qc}", db.display()));

@@ -166,6 +166,23 @@ impl SqliteError {
     }
 }
 
+/// Open a live database read-only without creating anything beside it.
+/// A read-only connection to a WAL database creates its `-wal` and `-shm`
+/// when they are missing; they are missing only when no connection has the
+/// database open, so it is then opened `immutable` instead (a writer that
+/// starts meanwhile can at worst make a check fail, never change the file).
+pub fn open_untouched(path: &std::path::Path) -> rusqlite::Result<rusqlite::Connection> {
+    use rusqlite::OpenFlags;
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let wal = std::path::PathBuf::from(format!("{}-wal", path.display()));
+    let uri = if wal.exists() {
+        format!("file:{}?mode=ro", restore::uri_path(path))
+    } else {
+        format!("file:{}?immutable=1", restore::uri_path(path))
+    };
+    rusqlite::Connection::open_with_flags(uri, flags)
+}
+
 /// A user's check on a restored database: `SQL`'s first column of its first
 /// row, as text, must equal `expected`.
 #[derive(Debug, Clone, PartialEq, Eq)]

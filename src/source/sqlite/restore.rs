@@ -315,7 +315,7 @@ fn value_text(v: Option<rusqlite::types::ValueRef<'_>>) -> String {
 }
 
 /// Percent-encode what a SQLite URI path cannot hold literally.
-fn uri_path(p: &Path) -> String {
+pub(crate) fn uri_path(p: &Path) -> String {
     let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
     let mut out = String::new();
     for b in abs.as_os_str().as_encoded_bytes() {
