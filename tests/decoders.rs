@@ -174,6 +174,16 @@ proptest! {
         decode_bounded(&b, cairn::format::tree::Tree::decode);
     }
 
+    #[test]
+    fn drill_record(b in mutated(vec![cairn::format::drill::DrillRecord {
+        version: 1, time_ns: 5, hostname: "h".into(), stack: "app".into(), snapshot: Id::hash(b"s"), scenario: 1,
+        ok: false, total_us: 9, rto_s: 3600,
+        components: vec![cairn::format::drill::DrillComponent { name: "db".into(), restore_us: 4, age_s: 2, ok: false }],
+        misses: vec!["db: over its RTO".into()],
+    }.encode()])) {
+        decode_bounded(&b, cairn::format::drill::DrillRecord::decode);
+    }
+
     /// The RDB walker of `--redis-target` (any bytes after the header).
     #[test]
     fn rdb_entries(b in mutated(vec![valid_rdb()])) {

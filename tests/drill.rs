@@ -93,6 +93,19 @@ fn drills_pass_and_fail_on_rto_rpo_and_checks_without_touching_live_data() {
     assert_eq!(out.status.code(), Some(4));
     assert!(text.contains("MISSED") && text.contains("objectives missed"), "{text}");
 
+    // Every drill left its record, and nothing else: check still passes.
+    let h: serde_json::Value = serde_json::from_str(&ok(cairn(&l.repo)
+        .arg("drill")
+        .arg("--stack")
+        .arg(&l.file)
+        .args(["--history", "--json"])))
+    .unwrap();
+    let verdicts: Vec<bool> = h.as_array().unwrap().iter().map(|r| r["ok"].as_bool().unwrap()).collect();
+    assert_eq!(verdicts, [true, true, false, false, false], "{h}");
+    let text = ok(cairn(&l.repo).arg("drill").arg("--stack").arg(&l.file).arg("--history"));
+    assert!(text.contains("recovery last proven"), "{text}");
+    ok(cairn(&l.repo).args(["check", "--read-data"]));
+
     // The live data was never touched.
     assert_eq!(digest(l.tmp.path().join("chroma").as_path()), before);
     assert_eq!(fs::read(l.tmp.path().join("projects.db")).unwrap(), db_before);

@@ -36,6 +36,10 @@ pub struct Args {
     /// Override every RPO target (e.g. 6h).
     #[arg(long, value_name = "DURATION")]
     rpo: Option<String>,
+    /// List the drills recorded in the repository (when recovery was last
+    /// proven, and how long it took) instead of running one.
+    #[arg(long)]
+    history: bool,
     /// Where to restore (a new directory is made inside; removed after).
     #[arg(long, value_name = "DIR")]
     scratch: Option<PathBuf>,
@@ -45,6 +49,9 @@ pub struct Args {
 
 impl Args {
     pub fn run(self, repo: &Repository, stack: &StackFile) -> Result<i32> {
+        if self.history {
+            return history(repo, stack, self.json);
+        }
         let d = |v: &Option<String>, flag: &str| {
             cairn::stack::file::duration(v.as_deref(), flag).map_err(|e| anyhow::anyhow!("--{e}"))
         };
@@ -70,6 +77,10 @@ impl Args {
         let integrity = cairn::stack::integrity::IntegrityOptions { full: false, redis_password: password };
         let o = DrillOptions { scenario, rto, rpo, integrity };
         let r = drill(repo, stack, &sel.id, &sel.snapshot, scratch.path(), &o)?;
+        // The drill's one write: its record.
+        if let Err(e) = cairn::repo::drills::save(repo, &r.record(&sel.id)) {
+            eprintln!("warning: the drill's record was not saved: {e}");
+        }
         if !r.ok {
             if let Some(url) = stack.webhook.clone().or_else(|| std::env::var("CAIRN_WEBHOOK_URL").ok()) {
                 let text = format!("cairn drill of stack {} FAILED: {}", stack.name, r.misses.join("; "));
@@ -125,4 +136,43 @@ fn print(r: &cairn::stack::drill::DrillReport, snap: &cairn::format::snapshot::S
     }
     let verdict = if r.ok { "every objective met" } else { "objectives missed" };
     println!("whole recovery {:.2}s against an RTO of {}: {verdict}", r.total_s, secs(Some(r.rto_s)));
+}
+
+/// `--history`: the stack's recorded drills, oldest first.
+fn history(repo: &Repository, stack: &StackFile, json: bool) -> Result<i32> {
+    let (records, bad) = cairn::repo::drills::list(repo)?;
+    for b in &bad {
+        eprintln!("warning: {b}; skipped");
+    }
+    let mine: Vec<_> = records.into_iter().filter(|r| r.stack == stack.name).collect();
+    let time = |ns: i64| jiff::Timestamp::from_nanosecond(ns as i128).map(|t| t.to_string()).unwrap_or_default();
+    if json {
+        let rows: Vec<_> = mine
+            .iter()
+            .map(|r| {
+                serde_json::json!({"time": time(r.time_ns), "hostname": r.hostname, "snapshot": r.snapshot.to_hex(),
+                    "scenario": if r.scenario == 1 { "partial" } else { "full" }, "ok": r.ok,
+                    "total_s": r.total_us as f64 / 1e6, "rto_s": r.rto_s, "misses": r.misses})
+            })
+            .collect();
+        print_json(&rows);
+        return Ok(0);
+    }
+    println!("{:<32} {:<8} {:<9} {:>10}  verdict", "time", "snapshot", "scenario", "recovery");
+    for r in &mine {
+        let verdict = if r.ok { "ok".to_string() } else { format!("MISSED: {}", r.misses.join("; ")) };
+        let scenario = if r.scenario == 1 { "partial" } else { "full" };
+        println!(
+            "{:<32} {:<8} {:<9} {:>9.2}s  {verdict}",
+            time(r.time_ns),
+            r.snapshot.short(),
+            scenario,
+            r.total_us as f64 / 1e6
+        );
+    }
+    match mine.iter().rev().find(|r| r.ok) {
+        Some(r) => println!("recovery last proven {} in {:.2}s", time(r.time_ns), r.total_us as f64 / 1e6),
+        None => println!("recovery of stack {} has not been proven by a drill yet", stack.name),
+    }
+    Ok(0)
 }

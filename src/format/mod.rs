@@ -5,6 +5,7 @@
 //! `decode` is the one decoder of structured bytes read from storage.
 
 pub mod decode;
+pub mod drill;
 pub mod error;
 pub mod id;
 pub mod snapshot;
@@ -106,6 +107,8 @@ pub const PREFIX_MARKED: &str = "marked/";
 pub const PREFIX_DICTIONARIES: &str = "dictionaries/";
 /// `policies/<random id>`: the repository's saved retention policy (format 3).
 pub const PREFIX_POLICIES: &str = "policies/";
+/// `drills/<random id>`: recovery drill results (format 6).
+pub const PREFIX_DRILLS: &str = "drills/";
 
 /// Page ids per page-list blob of a SQLite manifest: 2048 × 32 bytes =
 /// 64 KiB, so 4096 blobs list a 32 GiB database of 4 KiB pages and an
@@ -162,6 +165,8 @@ pub enum ObjectKind {
     ListPatch = 15,
     /// A Redis snapshot's manifest (format 6).
     RedisManifest = 16,
+    /// `drills/<id>`: the result of one recovery drill (format 6).
+    DrillRecord = 17,
 }
 
 /// The kinds stored as blobs in packs, in a fixed order: the in-memory
@@ -201,6 +206,7 @@ impl ObjectKind {
             14 => Self::Frame,
             15 => Self::ListPatch,
             16 => Self::RedisManifest,
+            17 => Self::DrillRecord,
             _ => return None,
         })
     }
@@ -226,6 +232,7 @@ impl ObjectKind {
             Self::Frame => "frame",
             Self::ListPatch => "list-patch",
             Self::RedisManifest => "redis-manifest",
+            Self::DrillRecord => "drill-record",
         }
     }
 }

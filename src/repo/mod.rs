@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod dicts;
+pub mod drills;
 pub mod keys;
 pub mod marks;
 pub mod policies;

@@ -214,3 +214,32 @@ fn compare_rows(restored: &Path, live: &Path) -> Vec<(String, i64, i64)> {
     };
     tables.iter().map(|t| (t.clone(), count(&r, t), l.as_ref().map(|l| count(l, t)).unwrap_or(-1))).collect()
 }
+
+impl DrillReport {
+    /// The record `drill --history` lists.
+    pub fn record(&self, id: &Id) -> crate::format::drill::DrillRecord {
+        use crate::format::drill::{DrillComponent, DrillRecord};
+        DrillRecord {
+            version: 1,
+            time_ns: jiff::Timestamp::now().as_nanosecond() as i64,
+            hostname: crate::sys::hostname(),
+            stack: self.stack.clone(),
+            snapshot: *id,
+            scenario: (self.scenario == Scenario::Partial) as u8,
+            ok: self.ok,
+            total_us: (self.total_s * 1e6) as u64,
+            rto_s: self.rto_s as u64,
+            components: self
+                .components
+                .iter()
+                .map(|c| DrillComponent {
+                    name: c.name.clone(),
+                    restore_us: (c.restore_s * 1e6) as u64,
+                    age_s: c.age_s as u64,
+                    ok: c.ok,
+                })
+                .collect(),
+            misses: self.misses.clone(),
+        }
+    }
+}
