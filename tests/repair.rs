@@ -1,5 +1,6 @@
 //! `cairn repair index`: after lost index files, after all of them, after a
-//! damaged pack, and killed at each of its steps.
+//! damaged pack, and killed at each of its steps. `cairn repair snapshots`:
+//! a damaged pack's file dropped from a new snapshot, the rest kept.
 
 mod common;
 use common::*;
@@ -150,4 +151,67 @@ fn repair_killed_at_each_step() {
         ok(cairn(&repo).args(["check", "--read-data"]));
         all_restore(&repo, &snaps, tmp.path());
     }
+}
+
+/// `repair snapshots`: a pack that only one file uses is damaged; the new
+/// snapshot keeps every other file (restored byte-exact) and records the
+/// dropped one in its tags; the original is kept.
+#[test]
+fn repair_snapshots_keeps_exactly_the_undamaged_part() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (repo, src) = (tmp.path().join("repo"), tmp.path().join("data"));
+    fs::create_dir_all(src.join("sub")).unwrap();
+    let mut rng = cairn::sample::Rng::new(11);
+    for name in ["a.bin", "sub/b.bin", "c.bin"] {
+        let mut b = vec![0u8; 1 << 20];
+        rng.fill(&mut b);
+        fs::write(src.join(name), b).unwrap();
+    }
+    fs::write(src.join("sub/note.txt"), "small").unwrap();
+    init_small(&repo);
+    let original = backup(&repo, &[&src]);
+    // A pack whose damage only sub/b.bin sees.
+    let found = packs_largest_first(&repo).into_iter().any(|p| {
+        let mut b = fs::read(&p).unwrap();
+        let at = b.len() / 2;
+        b[at] ^= 0x20;
+        fs::write(&p, &b).unwrap();
+        let (_, paths) = damaged_paths(&repo);
+        let good = !paths.is_empty() && paths.iter().all(|x| x == "data/sub/b.bin");
+        if !good {
+            b[at] ^= 0x20;
+            fs::write(&p, &b).unwrap();
+        }
+        good
+    });
+    assert!(found, "no pack used only by sub/b.bin");
+    let dry = ok(cairn(&repo).args(["repair", "snapshots", "--read-data", "--dry-run"]));
+    assert!(dry.contains("dropped data/sub/b.bin"), "{dry}");
+    assert_eq!(snapshots(&repo).len(), 1, "--dry-run wrote a snapshot");
+    let v: serde_json::Value =
+        serde_json::from_str(&ok(cairn(&repo).args(["repair", "snapshots", "--read-data", "--json"]))).unwrap();
+    assert_eq!(v[0]["original"].as_str().unwrap(), original.as_str());
+    assert_eq!(v[0]["dropped"], serde_json::json!(["data/sub/b.bin"]));
+    let new = v[0]["new"].as_str().unwrap().to_string();
+    let snaps = snapshots(&repo);
+    assert_eq!(snaps.len(), 2, "the original is kept");
+    let repaired = snaps.iter().find(|s| s["id"] == new.as_str()).unwrap();
+    let tags: Vec<&str> = repaired["tags"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+    assert!(
+        tags.contains(&"dropped:data/sub/b.bin") && tags.iter().any(|t| t.starts_with("repaired-from:")),
+        "{tags:?}"
+    );
+    // Restoring it gives every other file, byte-exact.
+    let out = tmp.path().join("out");
+    ok(cairn(&repo).args(["restore", &new, "--target"]).arg(&out));
+    for name in ["a.bin", "c.bin", "sub/note.txt"] {
+        assert_eq!(fs::read(out.join("data").join(name)).unwrap(), fs::read(src.join(name)).unwrap(), "{name}");
+    }
+    assert!(!out.join("data/sub/b.bin").exists());
+    // Nothing left to repair in the new snapshot: only the original needs it.
+    let again: serde_json::Value =
+        serde_json::from_str(&ok(cairn(&repo).args(["repair", "snapshots", "--read-data", "--json", "--dry-run"])))
+            .unwrap();
+    let originals: Vec<&str> = again.as_array().unwrap().iter().map(|r| r["original"].as_str().unwrap()).collect();
+    assert_eq!(originals, [original.as_str()]);
 }

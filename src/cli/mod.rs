@@ -113,6 +113,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Prune(a) => a.run(&open_without_index(repo, &pw)?),
         Command::Protect(a) => a.run(&open_without_index(repo, &pw)?, true),
         Command::Unprotect(a) => a.run(&open_without_index(repo, &pw)?, false),
+        Command::Repair(c) if c.needs_index() => c.run(&open(repo, &pw)?),
         Command::Repair(c) => c.run(&open_without_index(repo, &pw)?),
         Command::Demo(a) => a.run(),
         Command::Integrity(a) => a.run(),

@@ -1,4 +1,4 @@
-//! `cairn repair index`
+//! `cairn repair index` and `cairn repair snapshots`
 
 use super::print_json;
 use anyhow::Result;
@@ -10,6 +10,23 @@ pub enum Command {
     /// Rebuild the index from the packs' own trailers: after a damaged or
     /// deleted index file, or with --read-all-packs after damaged packs.
     Index(IndexArgs),
+    /// For each snapshot using damaged or missing data, write a new one
+    /// without the files, databases and directories affected (recorded in
+    /// its tags); the original is kept until you forget it.
+    Snapshots(SnapshotsArgs),
+}
+
+#[derive(clap::Args)]
+pub struct SnapshotsArgs {
+    /// Find damage by reading every pack (else: missing, truncated and
+    /// unindexed data only).
+    #[arg(long)]
+    read_data: bool,
+    /// Say what would be dropped; write nothing.
+    #[arg(long)]
+    dry_run: bool,
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args)]
@@ -23,8 +40,16 @@ pub struct IndexArgs {
 }
 
 impl Command {
+    /// Whether the command needs the index loaded at open.
+    pub fn needs_index(&self) -> bool {
+        matches!(self, Command::Snapshots(_))
+    }
+
     pub fn run(self, repo: &Repository) -> Result<i32> {
-        let Command::Index(a) = self;
+        let a = match self {
+            Command::Index(a) => a,
+            Command::Snapshots(a) => return snapshots(repo, a),
+        };
         let r = repair_index(repo, &RepairOptions { read_all_packs: a.read_all_packs })?;
         if a.json {
             print_json(&r);
@@ -52,4 +77,31 @@ impl Command {
         }
         Ok(0)
     }
+}
+
+fn snapshots(repo: &Repository, a: SnapshotsArgs) -> Result<i32> {
+    use cairn::ops::check::ReadData;
+    let read = if a.read_data { ReadData::All } else { ReadData::None };
+    let r = cairn::ops::repair_snapshots::repair_snapshots(repo, read, a.dry_run)?;
+    if a.json {
+        print_json(&r);
+        return Ok(0);
+    }
+    for s in &r {
+        let what = match (&s.new, a.dry_run) {
+            (_, true) => "would be replaced by a snapshot without".to_string(),
+            (Some(n), _) => format!("kept; new snapshot {} without", &n[..8]),
+            (None, _) => "kept; nothing undamaged remains of".to_string(),
+        };
+        println!("snapshot {}: {what} {} damaged path(s):", &s.original[..8], s.dropped.len());
+        for d in &s.dropped {
+            println!("  dropped {d}");
+        }
+    }
+    if r.is_empty() {
+        println!("no snapshot uses damaged or missing data");
+    } else if !a.dry_run {
+        println!("forget the damaged originals when you no longer need them; prune then reclaims their data");
+    }
+    Ok(0)
 }

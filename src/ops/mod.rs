@@ -7,6 +7,7 @@ pub mod check;
 pub mod forget;
 pub mod prune;
 pub mod repair;
+pub mod repair_snapshots;
 pub mod restore;
 pub mod select;
 pub mod stats;
