@@ -203,3 +203,29 @@ fn subsets_cover_every_pack_exactly_once() {
         assert_eq!(code, 1, "{bad}: {err}");
     }
 }
+
+/// `--quarantine` moves a damaged pack aside (its bytes kept under
+/// quarantine/), and only with the flag; `repair index` then forgets its
+/// blobs, so the next backup of the same data stores them again and the new
+/// snapshot restores byte-exact.
+#[test]
+fn quarantine_moves_a_damaged_pack_aside_and_only_when_asked() {
+    let s = setup();
+    let pack = a_data_pack(&s.repo);
+    flip_middle(&pack, 0x02);
+    let damaged = fs::read(&pack).unwrap();
+    assert_eq!(run(cairn(&s.repo).args(["check", "--read-data"])).status.code(), Some(3));
+    assert!(pack.exists(), "check moved a pack without --quarantine");
+    let out = run(cairn(&s.repo).args(["check", "--read-data", "--quarantine", "--json"]));
+    assert_eq!(out.status.code(), Some(3));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let name = pack.file_name().unwrap().to_string_lossy().into_owned();
+    assert_eq!(v["quarantined"], serde_json::json!([format!("quarantine/{name}")]), "{v}");
+    assert!(!pack.exists());
+    assert_eq!(fs::read(s.repo.join("quarantine").join(&name)).unwrap(), damaged, "the bytes were not kept");
+    ok(cairn(&s.repo).args(["repair", "index"]));
+    let again = backup(&s.repo, &[&s.src]);
+    let target = s.root.join("healed");
+    ok(cairn(&s.repo).args(["restore", &again, "--target"]).arg(&target));
+    assert_eq!(fs::read(target.join("data/precious.bin")).unwrap(), fs::read(s.src.join("precious.bin")).unwrap());
+}

@@ -18,6 +18,11 @@ pub struct Args {
     /// `P%`, about P percent chosen at random.
     #[arg(long, value_name = "N/M|P%")]
     read_data_subset: Option<String>,
+    /// Move each damaged pack to quarantine/ (kept, never deleted; no
+    /// command reads it again). Then run `cairn repair index` so the next
+    /// backups store its chunks again, and `cairn repair snapshots`.
+    #[arg(long)]
+    quarantine: bool,
     #[arg(long)]
     json: bool,
 }
@@ -32,7 +37,10 @@ impl Args {
             (None, true) => ReadData::All,
             (None, false) => ReadData::None,
         };
-        let rep = check_with(&repo, read)?;
+        let mut rep = check_with(&repo, read)?;
+        if self.quarantine && !rep.is_ok() {
+            rep.quarantined = cairn::ops::check::quarantine(&repo, &rep)?;
+        }
         if self.json {
             print_json(&rep);
         } else {
@@ -41,6 +49,9 @@ impl Args {
             }
             for e in &rep.errors {
                 println!("error: {e}");
+            }
+            for q in &rep.quarantined {
+                println!("quarantined: {q} (run `cairn repair index`, then `cairn repair snapshots`)");
             }
             println!(
                 "checked {} snapshots, {} index files, {} packs{}",

@@ -109,6 +109,9 @@ pub const PREFIX_DICTIONARIES: &str = "dictionaries/";
 pub const PREFIX_POLICIES: &str = "policies/";
 /// `drills/<random id>`: recovery drill results (format 6).
 pub const PREFIX_DRILLS: &str = "drills/";
+/// `quarantine/<pack id>`: damaged packs moved aside by `check --quarantine`
+/// (format 6); no other command reads them.
+pub const PREFIX_QUARANTINE: &str = "quarantine/";
 
 /// Page ids per page-list blob of a SQLite manifest: 2048 × 32 bytes =
 /// 64 KiB, so 4096 blobs list a 32 GiB database of 4 KiB pages and an

@@ -68,6 +68,8 @@ pub struct CheckReport {
     pub notes: Vec<String>,
     pub damaged_packs: Vec<DamagedPack>,
     pub damaged_blobs: Vec<DamagedBlob>,
+    /// With `--quarantine`: where the damaged packs were moved.
+    pub quarantined: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -290,4 +292,27 @@ fn report(found: packs::Found, rep: &mut CheckReport) {
             found.unindexed_packs
         ));
     }
+}
+
+/// Move every damaged pack `rep` names that is still there to
+/// `quarantine/<id>`: copied there first, then removed from `data/`, so its
+/// bytes are kept for inspection and no command reads them again. Returns
+/// the new keys.
+pub fn quarantine(repo: &Repository, rep: &CheckReport) -> Result<Vec<String>> {
+    let mut keys: std::collections::BTreeSet<String> = rep.damaged_packs.iter().map(|p| p.pack.clone()).collect();
+    keys.extend(rep.damaged_blobs.iter().filter_map(|b| b.pack.clone()));
+    let mut moved = Vec::new();
+    for key in keys {
+        let bytes = match repo.backend().get(&key) {
+            Ok(b) => b,
+            Err(crate::backend::BackendError::NotFound { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        let name = key.rsplit('/').next().unwrap_or(&key);
+        let to = format!("{}{name}", crate::format::PREFIX_QUARANTINE);
+        repo.backend().put(&to, &bytes)?;
+        repo.backend().delete(&key)?;
+        moved.push(to);
+    }
+    Ok(moved)
 }
