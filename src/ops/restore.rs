@@ -62,7 +62,7 @@ pub fn restore(repo: &Repository, snap: &Snapshot, opts: &RestoreOptions) -> Res
     let start = std::time::Instant::now();
     let includes = build_globs(&opts.include)?;
     check_target(&opts.target, opts.overwrite)?;
-    let items = plan(repo, snap, includes.as_ref())?;
+    let items = plan(repo, snap, includes.as_ref().map(|g| (g, opts.include.as_slice())))?;
     if items.is_empty() && !opts.include.is_empty() {
         return Err(Error::InvalidArgument(format!(
             "no path in the snapshot matches the include pattern(s) {}: list the snapshot's paths to choose",
@@ -188,13 +188,29 @@ fn check_target(target: &Path, overwrite: bool) -> Result<()> {
 }
 
 /// Every entry to restore, directories before their contents.
-fn plan(repo: &Repository, snap: &Snapshot, includes: Option<&GlobSet>) -> Result<Vec<Item>> {
+fn plan(repo: &Repository, snap: &Snapshot, includes: Option<(&GlobSet, &[String])>) -> Result<Vec<Item>> {
     let mut all = Vec::new();
-    source::reach::entries(&mut |id| repo.read_blob(id), &snap.tree, &mut |rel, node| {
-        all.push(Item { rel: rel.to_path_buf(), node: node.clone() });
-        Ok(())
-    })?;
-    let Some(globs) = includes else { return Ok(all) };
+    let mut unreadable: Vec<(PathBuf, Error)> = Vec::new();
+    let mut v = source::reach::Fns {
+        blob: |r: source::reach::Reached| Ok(r.kind == crate::format::ObjectKind::Tree),
+        node: |p: &Path, n: &Node| {
+            all.push(Item { rel: p.to_path_buf(), node: n.clone() });
+            Ok(n.kind == NodeKind::Dir)
+        },
+        // A directory whose listing cannot be read stops the restore only
+        // if it may hold what is restored (below).
+        failed: |_: &crate::format::id::Id, p: &Path, e: Error| {
+            unreadable.push((p.to_path_buf(), e));
+            Ok(())
+        },
+    };
+    source::reach::walk(&mut |id| repo.read_blob(id), &snap.tree, &mut v)?;
+    for (dir, e) in unreadable {
+        if includes.is_none_or(|(_, pats)| may_hold(&dir, pats)) {
+            return Err(e);
+        }
+    }
+    let Some((globs, _)) = includes else { return Ok(all) };
     let selected: Vec<bool> =
         all.iter().map(|it| it.rel.ancestors().any(|a| !a.as_os_str().is_empty() && globs.is_match(a))).collect();
     // Keep selected entries and the directories above them.
@@ -205,4 +221,15 @@ fn plan(repo: &Repository, snap: &Snapshot, includes: Option<&GlobSet>) -> Resul
         }
     }
     Ok(all.into_iter().zip(selected).filter(|(it, sel)| *sel || needed.contains(&it.rel)).map(|(it, _)| it).collect())
+}
+
+/// Whether the unreadable directory `dir` may hold entries the include
+/// patterns select: unless every pattern begins with a literal top-level
+/// name other than `dir`'s, it may.
+fn may_hold(dir: &Path, patterns: &[String]) -> bool {
+    let top = dir.components().next().map(|c| c.as_os_str().to_string_lossy().into_owned());
+    patterns.iter().any(|p| {
+        let first = p.trim_start_matches('/').split('/').next().unwrap_or("");
+        first.contains(['*', '?', '[', '{']) || top.as_deref().is_none_or(|t| t == first)
+    })
 }
