@@ -151,3 +151,20 @@ fn assertions_must_read_one_value_and_failures_are_logged_and_posted() {
     assert_eq!(code, 1);
     assert!(err.contains("bad_write") && err.contains("not a sqlite component"), "{err}");
 }
+
+/// A webhook that cannot be reached is a warning; the checks' result and
+/// exit code stand.
+#[test]
+fn an_unreachable_webhook_is_reported_never_fatal() {
+    let l = live("bad = { sql = \"SELECT 2\", expect = 1, component = \"projects\" }\n");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let out = run(cairn(Path::new("unused"))
+        .env("CAIRN_WEBHOOK_URL", format!("http://127.0.0.1:{port}/hook"))
+        .arg("integrity")
+        .arg("--stack")
+        .arg(&l.file));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("warning: webhook"), "{err}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("assertion bad"));
+}
