@@ -78,6 +78,11 @@ fn drills_pass_and_fail_on_rto_rpo_and_checks_without_touching_live_data() {
     let (seen, missing) = undocumented_json_keys(&[v.to_string(), partial, integrity]);
     assert!(seen > 40 && missing.is_empty(), "README's JSON section lacks {missing:?}");
 
+    // A named snapshot: the report says which was recovered.
+    let id = snapshots(&l.repo)[0]["id"].as_str().unwrap().to_string();
+    let (code, named) = drill(&l, &["--snapshot", &id[..10]]);
+    assert_eq!((code, named["snapshot"].as_str()), (Some(0), Some(id.as_str())));
+
     // An impossible RTO.
     let (code, v) = drill(&l, &["--rto", "1ms"]);
     assert_eq!(code, Some(4), "{v}");
@@ -101,7 +106,7 @@ fn drills_pass_and_fail_on_rto_rpo_and_checks_without_touching_live_data() {
         .args(["--history", "--json"])))
     .unwrap();
     let verdicts: Vec<bool> = h.as_array().unwrap().iter().map(|r| r["ok"].as_bool().unwrap()).collect();
-    assert_eq!(verdicts, [true, true, false, false, false], "{h}");
+    assert_eq!(verdicts, [true, true, true, false, false, false], "{h}");
     let text = ok(cairn(&l.repo).arg("drill").arg("--stack").arg(&l.file).arg("--history"));
     assert!(text.contains("recovery last proven"), "{text}");
     ok(cairn(&l.repo).args(["check", "--read-data"]));

@@ -20,7 +20,8 @@ pub enum ScenarioArg {
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Stack snapshot to recover (default: the latest; or --at).
+    /// Stack snapshot to recover: an id or prefix (default: the latest; or --at).
+    #[arg(long, value_name = "ID")]
     snapshot: Option<String>,
     /// The newest stack snapshot taken at or before this time (RFC 3339).
     #[arg(long)]
