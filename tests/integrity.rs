@@ -20,22 +20,7 @@ struct Live {
 
 fn live(extra: &str) -> Live {
     let tmp = tempfile::tempdir().unwrap();
-    let d = tmp.path();
-    appdb::make_app_db(&d.join("projects.db"), 400);
-    cairn::sample::chroma_layout(&d.join("chroma"), 500, 16, 3).unwrap();
-    fs::create_dir_all(d.join("scripts")).unwrap();
-    fs::write(d.join("scripts/a.fountain"), "INT. ROOM").unwrap();
-    let redis = Server::start(&d.join("redis"), &[]);
-    let toml = format!(
-        "[[component]]\nname = \"projects\"\nkind = \"sqlite\"\npath = \"projects.db\"\n\
-         [[component]]\nname = \"vectors\"\nkind = \"chroma\"\npath = \"chroma\"\n\
-         [[component]]\nname = \"cache\"\nkind = \"redis\"\nurl = \"{}\"\n\
-         [[component]]\nname = \"scripts\"\nkind = \"files\"\npath = \"scripts\"\n\
-         [assertions]\norphaned_episodes = {{ sql = \"SELECT COUNT(*) FROM episodes e WHERE NOT EXISTS (SELECT 1 FROM projects p WHERE p.id = e.project_id)\", expect = 0 }}\n{extra}",
-        redis.url()
-    );
-    let file = d.join("cairn.toml");
-    fs::write(&file, toml).unwrap();
+    let (file, redis) = common::livestack::write(tmp.path(), "", extra);
     Live { tmp, file, redis: Some(redis) }
 }
 

@@ -6,6 +6,7 @@ pub mod appdb;
 pub mod chroma;
 pub mod crash_backend;
 pub mod http;
+pub mod livestack;
 pub mod load;
 pub mod peers;
 pub mod redis;
