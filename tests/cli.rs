@@ -13,7 +13,9 @@ fn json(out: &str) -> Value {
 #[test]
 fn help_explains_every_command() {
     let out = ok(Command::new(env!("CARGO_BIN_EXE_cairn")).arg("--help"));
-    for cmd in ["init", "backup", "snapshots", "ls", "restore", "cat", "stats", "check", "demo", "key"] {
+    for cmd in
+        ["init", "backup", "snapshots", "ls", "restore", "cat", "stats", "check", "demo", "key", "integrity", "drill"]
+    {
         assert!(out.contains(cmd), "--help does not mention {cmd}: {out}");
         let sub = ok(Command::new(env!("CARGO_BIN_EXE_cairn")).args([cmd, "--help"]));
         assert!(sub.lines().count() > 3, "{cmd} --help is too thin: {sub}");
