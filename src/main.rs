@@ -6,14 +6,14 @@ use clap::Parser;
 
 fn main() {
     tune_allocator();
+    // Output into a closed pipe (`cairn ls | head -1`) ends the process
+    // quietly, as for any Unix tool, instead of a panic on the failed write.
+    // SAFETY: restoring the default disposition of one signal before any thread starts.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let args = match cli::Cli::try_parse() {
         Ok(a) => a,
         Err(e) if e.use_stderr() => {
-            // One line, like every other error: clap's first line says what
-            // is wrong; `--help` says the rest.
-            let text = e.to_string();
-            let first = text.lines().next().unwrap_or("invalid command line").trim_start_matches("error: ");
-            eprintln!("error: {first} (see --help)");
+            eprintln!("{}", clap_message(&e.to_string()));
             std::process::exit(2);
         }
         Err(e) => e.exit(),
@@ -39,4 +39,31 @@ fn tune_allocator() {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 64 << 20);
         libc::mallopt(libc::M_TRIM_THRESHOLD, 128 << 20);
     }
+}
+
+/// Clap's error in a few lines: what is wrong, what is missing, its
+/// suggestion ("a similar argument exists"), and where to read more — its
+/// usage block and blank lines left out.
+fn clap_message(text: &str) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    let mut in_usage = false;
+    for l in text.lines() {
+        if l.starts_with("Usage:") {
+            in_usage = true;
+            continue;
+        }
+        if in_usage && l.starts_with(' ') {
+            continue;
+        }
+        in_usage = false;
+        if l.trim().is_empty() || l.starts_with("For more information") {
+            continue;
+        }
+        lines.push(l.trim_end().to_string());
+    }
+    if lines.is_empty() {
+        lines.push("error: invalid command line".into());
+    }
+    lines.push("  (see --help)".into());
+    lines.join("\n")
 }

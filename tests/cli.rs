@@ -4,6 +4,7 @@
 mod common;
 use common::*;
 use serde_json::Value;
+use std::fs;
 use std::process::Command;
 
 fn json(out: &str) -> Value {
@@ -143,4 +144,42 @@ fn relative_repository_path() {
     ok(cairn(rel).current_dir(tmp.path()).arg("init").args(FAST_KDF));
     ok(cairn(rel).current_dir(tmp.path()).arg("backup").arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml")));
     assert!(tmp.path().join("nested/repo/config").is_file());
+}
+
+/// Output into a pipe closed early (`cairn ls ID | head -1`) ends quietly:
+/// no panic message, no exit 101; and clap's errors name what is missing
+/// and keep its suggestion, in a few lines.
+#[test]
+fn closed_pipes_and_command_line_mistakes() {
+    use std::io::{BufRead, BufReader, Read};
+    let tmp = tempfile::tempdir().unwrap();
+    let (repo, src) = (tmp.path().join("repo"), tmp.path().join("data"));
+    fs::create_dir_all(&src).unwrap();
+    for i in 0..4000 {
+        fs::write(src.join(format!("scene-{i:05}-with-a-long-name.fountain")), "x").unwrap();
+    }
+    init_small(&repo);
+    backup(&repo, &[&src]);
+    for args in [&["ls", "latest"][..], &["ls", "latest", "--json"][..]] {
+        let mut child = cairn(&repo)
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+        // The reader is dropped here: the pipe is closed after one line.
+        let mut err = String::new();
+        child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+        let status = child.wait().unwrap();
+        assert!(!first.is_empty());
+        assert!(!err.contains("panicked") && status.code() != Some(101), "{args:?}: {status:?} {err}");
+    }
+    let (code, err) = fails(Command::new(env!("CARGO_BIN_EXE_cairn")).arg("restore"));
+    assert_eq!(code, 2);
+    assert!(err.contains("--target <TARGET>") && err.lines().count() <= 4, "{err}");
+    let (code, err) = fails(Command::new(env!("CARGO_BIN_EXE_cairn")).args(["backup", "--exlude", "x", "y"]));
+    assert_eq!(code, 2);
+    assert!(err.contains("'--exclude'"), "the suggestion is kept: {err}");
 }

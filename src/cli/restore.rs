@@ -34,7 +34,7 @@ pub struct Args {
     #[arg(long, value_name = "NAME", requires = "stack")]
     only: Vec<String>,
     /// With --stack: restore each component under DIR/NAME.
-    #[arg(long, value_name = "DIR", requires = "stack", required_unless_present_any = ["in_place", "target", "sqlite_target", "chroma_target", "redis_target"])]
+    #[arg(long, value_name = "DIR", requires = "stack")]
     target_root: Option<PathBuf>,
     /// With --stack: restore every component beside its live copy, verify
     /// all, and only then swap them in (nothing live changes if any fails).
@@ -93,9 +93,12 @@ impl Args {
             if let Some(n) = &sel.note {
                 eprintln!("{n}");
             }
-            let mode = match &self.target_root {
-                Some(r) => cairn::stack::restore::Mode::TargetRoot(r.clone()),
-                None => cairn::stack::restore::Mode::InPlace { keep_previous: self.keep_previous },
+            let mode = match (&self.target_root, self.in_place) {
+                (Some(r), _) => cairn::stack::restore::Mode::TargetRoot(r.clone()),
+                (None, true) => cairn::stack::restore::Mode::InPlace { keep_previous: self.keep_previous },
+                (None, false) => anyhow::bail!(
+                    "restore --stack needs --target-root DIR (each component under DIR/NAME) or --in-place"
+                ),
             };
             let sources = cairn::source::RestoreOptions {
                 sqlite: cairn::source::sqlite::RestoreOptions { assertions, ..Default::default() },
