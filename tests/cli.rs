@@ -183,3 +183,28 @@ fn closed_pipes_and_command_line_mistakes() {
     assert_eq!(code, 2);
     assert!(err.contains("'--exclude'"), "the suggestion is kept: {err}");
 }
+
+/// Times as people write them: `2h ago`, `3 days ago`, `yesterday`, a local
+/// civil time; a bad one is named with its flag.
+#[test]
+fn friendly_times() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (repo, src) = (tmp.path().join("repo"), tmp.path().join("data"));
+    fs::create_dir_all(&src).unwrap();
+    fs::write(src.join("a"), "a").unwrap();
+    init_small(&repo);
+    ok(cairn(&repo).args(["backup", "--time", "3 days ago"]).arg(&src));
+    ok(cairn(&repo).args(["backup", "--time", "2h ago"]).arg(&src));
+    let snaps = snapshots(&repo);
+    let t = |i: usize| snaps[i]["time"].as_str().unwrap().parse::<jiff::Timestamp>().unwrap();
+    let ago = |ts: jiff::Timestamp| (jiff::Timestamp::now().as_second() - ts.as_second()) as f64 / 3600.0;
+    assert!((ago(t(0)) - 72.0).abs() < 0.1 && (ago(t(1)) - 2.0).abs() < 0.1, "{snaps:?}");
+    let err = String::from_utf8_lossy(&run(cairn(&repo).args(["ls", "--at", "yesterday"])).stderr).into_owned();
+    assert!(err.contains(&snaps[0]["short_id"].as_str().unwrap()[..8]), "--at yesterday chose: {err}");
+    let err = String::from_utf8_lossy(&run(cairn(&repo).args(["ls", "--at", "2099-01-31 12:00"])).stderr).into_owned();
+    assert!(err.contains(&snaps[1]["short_id"].as_str().unwrap()[..8]), "a civil time chose: {err}");
+    let (code, err) = fails(cairn(&repo).args(["ls", "--at", "soonish"]));
+    one_line(&err);
+    assert_eq!(code, 1);
+    assert!(err.contains("--at \"soonish\"") && err.contains("2h ago"), "{err}");
+}

@@ -90,7 +90,7 @@ pub struct Args {
     /// Tag the snapshot (repeatable).
     #[arg(long = "tag")]
     tags: Vec<String>,
-    /// Snapshot time, RFC 3339 (default: now).
+    /// Snapshot time (default: now): RFC 3339, a local "2026-01-31 12:00", or "2h ago".
     #[arg(long)]
     time: Option<String>,
     /// Host name to record (default: this machine's).
@@ -129,12 +129,37 @@ struct Summary<'a> {
     warnings: &'a [String],
 }
 
-/// An RFC 3339 time given to `flag`, which the error names.
+/// A time given to `flag` (which the error names): RFC 3339
+/// (`2026-01-31T12:00:00Z`), a civil time in the local zone
+/// (`2026-01-31 12:00`), `now`, `today` or `yesterday` (local midnight), or
+/// a span `ago` (`2h ago`, `3 days ago`).
 pub fn parse_time(flag: &str, s: &str) -> Result<jiff::Timestamp> {
-    s.parse::<jiff::Timestamp>().map_err(|e| {
-        cairn::Error::InvalidArgument(format!("{flag} {s:?} is not an RFC 3339 time like 2026-01-31T12:00:00Z: {e}"))
-            .into()
-    })
+    let bad = |why: String| -> anyhow::Error {
+        cairn::Error::InvalidArgument(format!(
+            "{flag} {s:?} is not a time: give RFC 3339 like 2026-01-31T12:00:00Z, a local time like \"2026-01-31 12:00\", today, yesterday or \"2h ago\" ({why})"
+        ))
+        .into()
+    };
+    let now = jiff::Zoned::now();
+    let t = s.trim();
+    if let Ok(ts) = t.parse::<jiff::Timestamp>() {
+        return Ok(ts);
+    }
+    let midnight = |z: &jiff::Zoned| z.start_of_day().map(|d| d.timestamp()).map_err(|e| bad(e.to_string()));
+    match t {
+        "now" => return Ok(now.timestamp()),
+        "today" => return midnight(&now),
+        "yesterday" => return midnight(&now.yesterday().map_err(|e| bad(e.to_string()))?),
+        _ => {}
+    }
+    if let Some(span) = t.strip_suffix(" ago") {
+        let span: jiff::Span = span.trim().parse().map_err(|e: jiff::Error| bad(e.to_string()))?;
+        return now.checked_sub(span).map(|z| z.timestamp()).map_err(|e| bad(e.to_string()));
+    }
+    match t.parse::<jiff::civil::DateTime>() {
+        Ok(dt) => dt.to_zoned(now.time_zone().clone()).map(|z| z.timestamp()).map_err(|e| bad(e.to_string())),
+        Err(e) => Err(bad(e.to_string())),
+    }
 }
 
 impl Args {

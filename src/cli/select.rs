@@ -7,8 +7,8 @@ use cairn::Repository;
 
 #[derive(clap::Args)]
 pub struct At {
-    /// Point in time (RFC 3339, e.g. 2026-01-31T12:00:00Z): use the newest
-    /// snapshot taken at or before it.
+    /// Point in time: use the newest snapshot taken at or before it (RFC
+    /// 3339, a local "2026-01-31 12:00", today, yesterday or "2h ago").
     #[arg(long)]
     pub at: Option<String>,
     /// Only snapshots that include this source, as given to backup
