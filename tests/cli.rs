@@ -208,3 +208,26 @@ fn friendly_times() {
     assert_eq!(code, 1);
     assert!(err.contains("--at \"soonish\"") && err.contains("2h ago"), "{err}");
 }
+
+/// A live WAL database backed up as plain files gets a hint naming
+/// `sqlite:PATH`; a database-only backup prints no line about files.
+#[test]
+fn hints_for_live_databases_and_no_empty_files_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (repo, src) = (tmp.path().join("repo"), tmp.path().join("data"));
+    fs::create_dir_all(&src).unwrap();
+    let db = src.join("app.db");
+    let c = rusqlite::Connection::open(&db).unwrap();
+    c.execute_batch("PRAGMA journal_mode=wal; CREATE TABLE t(x); INSERT INTO t VALUES (1);").unwrap();
+    init_small(&repo);
+    let out = run(cairn(&repo).arg("backup").arg(&src));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success());
+    assert!(err.contains(&format!("back it up as sqlite:{}", db.display())), "{err}");
+    let out = run(cairn(&repo).arg("backup").arg(&db));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sqlite:"), "a database given alone");
+    drop(c);
+    let text = ok(cairn(&repo).arg("backup").arg(format!("sqlite:{}", db.display())));
+    assert!(!text.contains("files:"), "{text}");
+    assert!(ok(cairn(&repo).arg("backup").arg(&src)).contains("files:"));
+}

@@ -243,10 +243,14 @@ impl Args {
         if self.json {
             print_json(&s);
         } else {
-            println!(
-                "files: {} new, {} changed, {} unmodified; {} dirs",
-                s.files_new, s.files_changed, s.files_unmodified, s.dirs
-            );
+            // A backup of databases or servers only has no files to speak of.
+            let files = s.files_new + s.files_changed + s.files_unmodified + s.dirs + s.symlinks;
+            if files > 0 || r.snapshot.sources.iter().any(|x| x.kind == cairn::format::snapshot::SourceKind::FILES) {
+                println!(
+                    "files: {} new, {} changed, {} unmodified; {} dirs",
+                    s.files_new, s.files_changed, s.files_unmodified, s.dirs
+                );
+            }
             println!(
                 "read {} of {}; stored {} new chunks: {} raw, {} in {} pack(s)",
                 human(s.bytes_read),

@@ -138,6 +138,7 @@ impl<'a, 'r> FileArchiver<'a, 'r> {
                 self.stats.dirs += 1;
                 continue;
             } else if ft.is_file() {
+                self.hint_live_database(path, entry.depth());
                 self.archive_file(path, name, &meta, prev.as_ref())?
             } else if ft.is_symlink() {
                 let target =
@@ -158,6 +159,26 @@ impl<'a, 'r> FileArchiver<'a, 'r> {
             self.place(&mut stack, &mut result, done)?;
         }
         Ok(result)
+    }
+
+    /// A database in WAL mode with its `-wal` beside it is being written:
+    /// copied as plain files its pages may be torn, and `sqlite:PATH` takes
+    /// a consistent one. Said once per database, when its `-wal` is met in
+    /// a walk (no extra stat per file), or for a database given alone.
+    fn hint_live_database(&mut self, path: &Path, depth: usize) {
+        let s = path.as_os_str().as_bytes();
+        let db = match s.strip_suffix(b"-wal") {
+            Some(base) => Some(std::path::PathBuf::from(std::ffi::OsStr::from_bytes(base))),
+            None if depth == 0 && Path::new(&format!("{}-wal", path.display())).exists() => Some(path.to_path_buf()),
+            None => None,
+        };
+        if let Some(db) = db.filter(|d| d.is_file()) {
+            self.warnings.push(format!(
+                "{} looks like a live SQLite database (its -wal is beside it): copied as plain files it may be torn; back it up as sqlite:{} for a consistent snapshot",
+                db.display(),
+                db.display()
+            ));
+        }
     }
 
     fn place(&mut self, stack: &mut [Frame], result: &mut Option<Node>, node: Node) -> Result<()> {
