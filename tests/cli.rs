@@ -231,3 +231,27 @@ fn hints_for_live_databases_and_no_empty_files_line() {
     assert!(!text.contains("files:"), "{text}");
     assert!(ok(cairn(&repo).arg("backup").arg(&src)).contains("files:"));
 }
+
+/// `forget ID...` removes exactly the snapshots named; a protected one or a
+/// wrong id is refused with one line and nothing removed.
+#[test]
+fn forget_named_snapshots() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (repo, src) = (tmp.path().join("repo"), tmp.path().join("data"));
+    fs::create_dir_all(&src).unwrap();
+    fs::write(src.join("a"), "a").unwrap();
+    init_small(&repo);
+    let ids: Vec<String> = (0..4).map(|_| backup(&repo, &[&src])).collect();
+    ok(cairn(&repo).args(["protect", &ids[3]]));
+    let (_, err) = fails(cairn(&repo).args(["forget", &ids[1], &ids[3]]));
+    one_line(&err);
+    assert!(err.contains("protected"), "{err}");
+    let (_, err) = fails(cairn(&repo).args(["forget", "ffffffffff"]));
+    one_line(&err);
+    assert_eq!(snapshots(&repo).len(), 4, "a refused forget removed something");
+    ok(cairn(&repo).args(["forget", &ids[1][..10], &ids[2]]));
+    let left: Vec<String> = snapshots(&repo).iter().map(|s| s["id"].as_str().unwrap().to_string()).collect();
+    assert_eq!(left, [ids[0].clone(), ids[3].clone()]);
+    let (code, _) = fails(cairn(&repo).args(["forget", &ids[0], "--keep-last", "1"]));
+    assert_eq!(code, 2, "ids and a policy together are refused");
+}

@@ -2,12 +2,16 @@
 
 use super::print_json;
 use anyhow::Result;
-use cairn::ops::forget::{execute, plan_of, GroupBy};
+use cairn::ops::forget::{execute, plan_ids, plan_of, GroupBy};
 use cairn::retention::Policy;
 use cairn::Repository;
 
 #[derive(clap::Args)]
 pub struct Args {
+    /// Remove exactly these snapshots (ids or unique prefixes) instead of
+    /// applying a policy.
+    #[arg(value_name = "ID", conflicts_with_all = ["keep_last", "keep_hourly", "keep_daily", "keep_weekly", "keep_monthly", "keep_yearly", "keep_within", "keep_tag", "save_policy", "stack"])]
+    ids: Vec<String>,
     /// Keep the N newest snapshots.
     #[arg(long, value_name = "N")]
     keep_last: Option<i64>,
@@ -128,7 +132,8 @@ impl Args {
         let of = |s: &cairn::format::snapshot::Snapshot| {
             stack.is_none_or(|st| s.stack.as_ref().is_some_and(|x| x.name == st.name))
         };
-        let groups = plan_of(repo, &policy, by, &tz, &of)?;
+        let groups =
+            if self.ids.is_empty() { plan_of(repo, &policy, by, &tz, &of)? } else { plan_ids(repo, &self.ids)? };
         if self.save_policy && !self.dry_run {
             cairn::repo::policies::save(repo, &policy)?;
             if !self.json {

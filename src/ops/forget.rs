@@ -141,6 +141,28 @@ pub fn plan_of(
 }
 
 /// Delete the snapshot objects `groups` removes; returns how many.
+/// The plan that removes exactly the snapshots `specs` name (ids or
+/// prefixes): one group; a protected one is refused before anything goes.
+pub fn plan_ids(repo: &Repository, specs: &[String]) -> Result<Vec<Group>> {
+    let protected = crate::repo::marks::protected(repo)?;
+    let mut rows: Vec<Row> = Vec::new();
+    for spec in specs {
+        let (id, snap) = repo.resolve_snapshot(spec)?;
+        if protected.contains(&id) {
+            return Err(Error::InvalidArgument(format!(
+                "snapshot {} is protected: `cairn unprotect {}` first; nothing was removed",
+                id.short(),
+                id.short()
+            )));
+        }
+        if rows.iter().all(|r| r.id != id.to_hex()) {
+            let reasons = vec!["named on the command line".to_string()];
+            rows.push(Row { id: id.to_hex(), short_id: id.short(), time: snap.time_string(), keep: false, reasons });
+        }
+    }
+    Ok(vec![Group { host: None, sources: None, tags: None, snapshots: rows }])
+}
+
 pub fn execute(repo: &Repository, groups: &[Group]) -> Result<usize> {
     let mut n = 0;
     for r in groups.iter().flat_map(|g| &g.snapshots).filter(|r| !r.keep) {
