@@ -64,6 +64,10 @@ fn clap_message(text: &str) -> String {
     if lines.is_empty() {
         lines.push("error: invalid command line".into());
     }
+    // One line when clap said one thing, like every other error.
+    if lines.len() == 1 {
+        return format!("{} (see --help)", lines[0]);
+    }
     lines.push("  (see --help)".into());
     lines.join("\n")
 }

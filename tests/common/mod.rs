@@ -57,6 +57,13 @@ pub fn fails(cmd: &mut Command) -> (i32, String) {
     (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
+/// A command-line error (exit 2): `error: ...` and at most two lines
+/// more (what is missing, clap's tip, `(see --help)`).
+pub fn few_lines(err: &str) {
+    assert!(err.trim().lines().count() <= 3, "expected a few lines: {err}");
+    assert!(err.starts_with("error: "), "{err}");
+}
+
 /// An error report is exactly one line, `error: ...`.
 pub fn one_line(err: &str) {
     assert_eq!(err.trim().lines().count(), 1, "expected one line: {err}");
