@@ -83,7 +83,7 @@ impl Args {
             eprintln!("warning: the drill's record was not saved: {e}");
         }
         if !r.ok {
-            if let Some(url) = stack.webhook.clone().or_else(|| std::env::var("CAIRN_WEBHOOK_URL").ok()) {
+            if let Some(url) = stack.webhook_url() {
                 let text = format!("cairn drill of stack {} FAILED: {}", stack.name, r.misses.join("; "));
                 let body =
                     serde_json::json!({"text": text, "stack": stack.name, "event": "drill", "ok": false, "result": r});

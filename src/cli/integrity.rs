@@ -51,8 +51,7 @@ impl Args {
             f.write_all(line.as_bytes()).map_err(|e| anyhow::anyhow!("--log {}: {e}", log.display()))?;
         }
         if !failed.is_empty() {
-            let url =
-                stack.webhook.clone().or_else(|| std::env::var("CAIRN_WEBHOOK_URL").ok().filter(|u| !u.is_empty()));
+            let url = stack.webhook_url();
             if let Some(url) = url {
                 // Slack's incoming-webhook form (`text`), with the checks for other receivers.
                 let body = serde_json::json!({"text": summary, "stack": stack.name, "event": "integrity", "ok": false,

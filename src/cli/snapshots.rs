@@ -26,12 +26,17 @@ pub fn snapshot_json(id: &Id, s: &Snapshot) -> Value {
         "tree": s.tree.iter().map(|t| t.to_hex()).collect::<Vec<_>>(),
         "parent": s.parent.map(|p| p.to_hex()),
         "summary": {"files": s.summary.files, "dirs": s.summary.dirs, "symlinks": s.summary.symlinks, "bytes": s.summary.bytes},
-        "stack": s.stack.as_ref().map(|st| json!({"name": st.name, "components": st.components.iter().map(|c| json!({
-            "name": c.name, "kind": cairn::source::name_of(c.kind), "location": c.location,
-            "start": jiff::Timestamp::from_nanosecond(c.start_ns as i128).map(|t| t.to_string()).unwrap_or_default(),
-            "seconds": c.duration_us as f64 / 1e6, "hold_ms": c.hold_us.map(|h| h / 1000), "method": c.method,
-            "bytes": c.bytes, "bytes_read": c.bytes_read})).collect::<Vec<_>>()})),
+        "stack": s.stack.as_ref().map(|st| json!({"name": st.name,
+            "components": st.components.iter().map(component_json).collect::<Vec<_>>()})),
     })
+}
+
+/// A stack component as `snapshots --json` and `backup --stack --json` show it.
+pub fn component_json(c: &cairn::format::snapshot::Component) -> Value {
+    json!({"name": c.name, "kind": cairn::source::name_of(c.kind), "location": c.location,
+        "start": jiff::Timestamp::from_nanosecond(c.start_ns as i128).map(|t| t.to_string()).unwrap_or_default(),
+        "seconds": c.duration_us as f64 / 1e6, "hold_ms": c.hold_us.map(|h| h / 1000), "method": c.method,
+        "bytes": c.bytes, "bytes_read": c.bytes_read})
 }
 
 impl Args {

@@ -12,7 +12,7 @@ use cairn::Repository;
 
 /// Tell the stack's webhook, if it has one, how `event` went.
 fn notify(stack: &StackFile, event: &str, result: &Result<serde_json::Value>) {
-    let Some(url) = &stack.webhook else { return };
+    let Some(url) = stack.webhook_url() else { return };
     let host = cairn::sys::hostname();
     let mut body = serde_json::json!({"stack": stack.name, "event": event, "host": host});
     // `text` is what a Slack incoming webhook shows.
@@ -28,7 +28,7 @@ fn notify(stack: &StackFile, event: &str, result: &Result<serde_json::Value>) {
             body["text"] = format!("cairn {event} of stack {} on {host} FAILED: {e}", stack.name).into();
         }
     }
-    if let Err(e) = cairn::stack::notify::post(url, &body) {
+    if let Err(e) = cairn::stack::notify::post(&url, &body) {
         eprintln!("warning: {e}");
     }
 }
@@ -37,16 +37,7 @@ pub fn backup(repo: &Repository, stack: &StackFile, o: &StackBackupOptions, json
     let r = cairn::stack::backup::backup(repo, stack, o).map_err(anyhow::Error::from);
     let summary = r.as_ref().map(|r| {
         let st = r.snapshot.stack.as_ref().expect("a stack snapshot");
-        let components: Vec<_> = st
-            .components
-            .iter()
-            .map(|c| {
-                serde_json::json!({"name": c.name, "kind": cairn::source::name_of(c.kind), "location": c.location,
-                    "start": jiff::Timestamp::from_nanosecond(c.start_ns as i128).map(|t| t.to_string()).unwrap_or_default(),
-                    "seconds": c.duration_us as f64 / 1e6, "hold_ms": c.hold_us.map(|h| h / 1000), "method": c.method,
-                    "bytes": c.bytes, "bytes_read": c.bytes_read})
-            })
-            .collect();
+        let components: Vec<_> = st.components.iter().map(super::snapshots::component_json).collect();
         let mut v = serde_json::json!({"snapshot_id": r.id.to_hex(), "time": r.snapshot.time_string(), "stack": st.name,
             "components": components, "blobs_new": r.written.blobs_new, "bytes_new_stored": r.written.bytes_new_stored,
             "seconds": r.seconds, "warnings": r.warnings});

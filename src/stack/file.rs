@@ -325,6 +325,11 @@ pub fn duration(v: Option<&str>, key: &str) -> std::result::Result<Option<Durati
 }
 
 impl StackFile {
+    /// Where notifications go: the file's `webhook`, else `CAIRN_WEBHOOK_URL`.
+    pub fn webhook_url(&self) -> Option<String> {
+        self.webhook.clone().or_else(|| std::env::var("CAIRN_WEBHOOK_URL").ok().filter(|u| !u.is_empty()))
+    }
+
     /// Check that every component in `components` can be found (its path
     /// exists, its URL parses): `backup` does so before any work starts.
     /// Loading alone does not, so a restore onto a new machine, where the

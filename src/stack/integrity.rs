@@ -113,20 +113,14 @@ fn rows(db: &Connection, sql: &str) -> Result<Vec<String>, String> {
     let mut st = db.prepare(sql).map_err(|e| e.to_string())?;
     let n = st.column_count();
     let r = st
-        .query_map([], |r| Ok((0..n).map(|i| text(r.get_ref(i).ok())).collect::<Vec<_>>().join("|")))
+        .query_map([], |r| {
+            Ok((0..n)
+                .map(|i| crate::source::sqlite::restore::value_text(r.get_ref(i).ok()))
+                .collect::<Vec<_>>()
+                .join("|"))
+        })
         .and_then(|r| r.collect());
     r.map_err(|e| e.to_string())
-}
-
-fn text(v: Option<rusqlite::types::ValueRef<'_>>) -> String {
-    use rusqlite::types::ValueRef::*;
-    match v {
-        Some(Integer(i)) => i.to_string(),
-        Some(Real(f)) => f.to_string(),
-        Some(Text(t)) => String::from_utf8_lossy(t).into_owned(),
-        Some(Blob(b)) => format!("x'{}'", hex::encode(b)),
-        Some(Null) | None => "NULL".into(),
-    }
 }
 
 /// A single-value, read-only query whose value must be `a.expected`.

@@ -303,7 +303,8 @@ fn self_fail(path: &Path, why: String) -> Error {
     SqliteError::VerifyFailed { path: path.to_path_buf(), why }.into()
 }
 
-fn value_text(v: Option<rusqlite::types::ValueRef<'_>>) -> String {
+/// A value as text, as assertions compare it (restore and `integrity` alike).
+pub(crate) fn value_text(v: Option<rusqlite::types::ValueRef<'_>>) -> String {
     use rusqlite::types::ValueRef::*;
     match v {
         Some(Integer(i)) => i.to_string(),
