@@ -72,6 +72,14 @@ pub enum Error {
     PathNotInSnapshot(String),
     #[error("the drill missed {0} objective(s): see its report")]
     DrillFailed(usize),
+    #[error("interrupted: stopped before finishing; nothing half-written was left")]
+    Interrupted,
+    /// A restore stopped by a signal, its temporary files removed.
+    #[error("interrupted: {done} of {total} files restored and in place, no temporary file left; run the same restore with overwriting allowed to finish")]
+    InterruptedRestore { done: u64, total: u64 },
+    /// A backup stopped by a signal, after indexing what it stored.
+    #[error("interrupted: no snapshot was written; {packs} pack(s) ({bytes} bytes) already stored were indexed, so the next backup reuses them")]
+    InterruptedBackup { packs: u64, bytes: u64 },
     #[error("component {name}: {source}")]
     Component { name: String, source: Box<Error> },
     /// An error of one source kind (its module defines and words it).
@@ -128,6 +136,8 @@ impl Error {
             Error::Source(e) => e.exit_code(),
             Error::Component { source, .. } => source.exit_code(),
             Error::DrillFailed(_) => 4,
+            // 128 + SIGINT, as a shell reports a command stopped by Ctrl-C.
+            Error::Interrupted | Error::InterruptedBackup { .. } | Error::InterruptedRestore { .. } => 130,
             _ => 1,
         }
     }

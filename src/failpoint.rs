@@ -38,11 +38,18 @@ pub fn hit(name: &str) {
 
 /// Pause points for tests that orchestrate two processes:
 /// `CAIRN_PAUSE=NAME:PATH` makes the process create `PATH.waiting` when it
-/// reaches the point, then wait (up to 60 s) until `PATH` exists.
+/// reaches the point, then wait (up to 60 s) until `PATH` exists;
+/// `NAME@N:PATH` pauses at the N-th time the point is reached.
 pub fn pause(name: &str) {
+    static HITS: AtomicU64 = AtomicU64::new(0);
     let Ok(v) = std::env::var("CAIRN_PAUSE") else { return };
     let Some((n, path)) = v.split_once(':') else { return };
-    if n != name {
+    let (n, at) = match n.split_once('@') {
+        Some((n, at)) => (n, at.parse().unwrap_or(1)),
+        None => (n, 1),
+    };
+    // Only one point is selected at a time, so one counter serves.
+    if n != name || HITS.fetch_add(1, Ordering::SeqCst) + 1 != at {
         return;
     }
     let _ = std::fs::write(format!("{path}.waiting"), b"");

@@ -2,7 +2,8 @@
 //!
 //! Modules are layers, each using only those listed before it:
 //! - `format`: every constant and on-disk encoding (ids, trees, snapshots,
-//!   the one validating decoder), and `failpoint`, `sys`, `sample`;
+//!   the one validating decoder), and `failpoint`, `sys`, `sample`,
+//!   `progress` (the progress observer and the stop flag);
 //! - `seal` (compression, encryption, key files, dictionaries) and
 //!   `backend` (where objects are stored);
 //! - `pack`: pack files, index files and the in-memory index;
@@ -31,6 +32,7 @@ pub mod format;
 pub mod ops;
 pub mod pack;
 pub mod pipeline;
+pub mod progress;
 pub mod repo;
 pub mod retention;
 pub mod sample;

@@ -18,7 +18,8 @@ fn main() {
         }
         Err(e) => e.exit(),
     };
-    let code = match cli::run(args) {
+    let cancel = if args.stops_cleanly() { stop_on_signals() } else { cairn::progress::Cancel::new() };
+    let code = match cli::run(args, cancel) {
         Ok(code) => code,
         Err(e) => {
             let code = e.downcast_ref::<cairn::Error>().map(|e| e.exit_code()).unwrap_or(1);
@@ -27,6 +28,25 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// SIGINT and SIGTERM ask the running operation to stop cleanly (a backup
+/// indexes what it stored, a restore removes its temporary files; exit
+/// 130); a second one ends the process at once, for an operation stuck
+/// waiting on a server.
+fn stop_on_signals() -> cairn::progress::Cancel {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let cancel = cairn::progress::Cancel::new();
+    for sig in [SIGINT, SIGTERM] {
+        // Registered in this order: the first signal finds the flag unset
+        // (no exit) and sets it; the next finds it set and exits.
+        let ok = signal_hook::flag::register_conditional_shutdown(sig, 130, cancel.flag())
+            .and_then(|_| signal_hook::flag::register(sig, cancel.flag()));
+        if let Err(e) = ok {
+            eprintln!("warning: cannot handle signal {sig} ({e}); Ctrl-C ends cairn at once");
+        }
+    }
+    cancel
 }
 
 /// Keep large buffers (chunks, packs) in the heap instead of mapping and

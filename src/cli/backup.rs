@@ -4,7 +4,7 @@ use super::{human, print_json};
 use anyhow::Result;
 use cairn::ops::backup::{backup, BackupOptions};
 use cairn::source::sqlite::capture::{CheckLevel, MethodChoice};
-use cairn::source::{CaptureOptions, SourceSpec};
+use cairn::source::CaptureOptions;
 use cairn::Repository;
 use std::path::PathBuf;
 
@@ -33,7 +33,7 @@ pub struct Args {
     /// Chroma persist directories as chroma:DIR and Redis servers as
     /// redis://HOST:PORT[/DB]; each appears in the snapshot under its base
     /// name (a server as redis-HOST-PORT-DB).
-    #[arg(required_unless_present = "stack")]
+    #[arg(required_unless_present_any = ["stack", "files_from", "stdin"])]
     paths: Vec<PathBuf>,
     /// Back up the whole stack a stack file describes (./cairn.toml when
     /// no FILE is given) as one stack snapshot; see examples/cairn.toml.
@@ -63,12 +63,8 @@ pub struct Args {
     /// the backup fails (each after a pause twice as long as the last).
     #[arg(long, value_name = "N", default_value_t = 5)]
     chroma_attempts: u32,
-    /// Files: leave out entries matching this glob (repeatable): without
-    /// `/` it matches an entry's name at any depth (`*.tmp`), with `/` the
-    /// path below the source (`cache/**`). Excluded directories are not
-    /// entered.
-    #[arg(long, value_name = "GLOB")]
-    exclude: Vec<String>,
+    #[command(flatten)]
+    select: super::selection::Selection,
     /// Redis: read the server's password from this file (else
     /// CAIRN_REDIS_PASSWORD; never put it in the URL, where `ps` shows it).
     #[arg(long, value_name = "FILE")]
@@ -96,12 +92,16 @@ pub struct Args {
     /// Host name to record (default: this machine's).
     #[arg(long)]
     host: Option<String>,
+    /// Compare files with this snapshot (an id or prefix) instead of the
+    /// newest of the same host and sources.
+    #[arg(long, value_name = "ID")]
+    parent: Option<String>,
     /// Re-read every file even if unchanged since the last snapshot.
     #[arg(long)]
     force: bool,
     /// Print the summary as JSON (schema in README).
     #[arg(long)]
-    json: bool,
+    pub json: bool,
 }
 
 #[derive(serde::Serialize)]
@@ -190,7 +190,7 @@ impl Args {
             anyhow::bail!("--chroma-attempts 0 would never read the directory: give 1 or more");
         }
         let chroma = cairn::source::chroma::CaptureOptions { attempts: self.chroma_attempts, ..Default::default() };
-        let exclude = cairn::source::files::exclude::Exclude::new(&self.exclude).map_err(anyhow::Error::msg)?;
+        let exclude = self.select.exclude()?;
         let mut redis = redis_options(self.redis_password_file.as_deref(), self.redis_timeout)?;
         if self.redis_bgsave {
             redis.method = cairn::source::redis::Method::Bgsave { dump: self.redis_dump.clone() };
@@ -207,12 +207,13 @@ impl Args {
             return super::stack::backup(repo, stack, &o, self.json);
         }
         let opts = BackupOptions {
-            sources: self.paths.iter().map(|p| SourceSpec::parse(p.as_os_str())).collect(),
+            sources: self.select.sources(&self.paths)?,
             capture,
             tags: self.tags,
             time,
             host: self.host,
             stack: None,
+            parent: self.parent.as_deref().map(|p| repo.resolve_snapshot(p).map(|(id, _)| id)).transpose()?,
         };
         let r = backup(repo, &opts)?;
         for w in &r.warnings {

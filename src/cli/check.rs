@@ -24,14 +24,15 @@ pub struct Args {
     #[arg(long)]
     quarantine: bool,
     #[arg(long)]
-    json: bool,
+    pub json: bool,
 }
 
 impl Args {
-    pub fn run(self, path: PathBuf, pw: &super::Password) -> Result<i32> {
+    pub fn run(self, path: PathBuf, pw: &super::Session) -> Result<i32> {
         // check builds its own index so that one unreadable index file is a
         // finding, not a reason to stop.
-        let repo = Repository::open_without_index(Arc::new(LocalBackend::new(path)), Some(&|| pw.get()))?;
+        let mut repo = Repository::open_without_index(Arc::new(LocalBackend::new(path)), Some(&|| pw.get()))?;
+        pw.attach(&mut repo);
         let read = match (&self.read_data_subset, self.read_data) {
             (Some(s), _) => parse_subset(s)?,
             (None, true) => ReadData::All,

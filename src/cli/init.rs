@@ -109,7 +109,7 @@ fn check_flags(a: &Args) -> Result<()> {
 }
 
 impl Args {
-    pub fn run(self, path: PathBuf, pw: &super::Password) -> Result<i32> {
+    pub fn run(self, path: PathBuf, pw: &super::Session) -> Result<i32> {
         check_flags(&self)?;
         let chunker = ChunkerParams { min: self.chunk_min, avg: self.chunk_avg, max: self.chunk_max };
         let config = Config::new(chunker, self.compression, self.pack_size)?.with_version(self.repository_version)?;

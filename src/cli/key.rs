@@ -42,6 +42,7 @@ impl NewPassword {
             flag_file: self.new_password_file.clone(),
             flag: "--new-password-file",
             env: "CAIRN_NEW_PASSWORD",
+            command: None,
         };
         let params = super::init::kdf_params(self.kdf_memory_kib, self.kdf_iterations)?;
         Ok((get_password(&src, "new password: ", true)?, params))

@@ -12,11 +12,13 @@ mod init;
 mod integrity;
 mod key;
 mod ls;
+pub mod progress;
 mod protect;
 mod prune;
 mod repair;
 mod restore;
 mod select;
+mod selection;
 mod snapshots;
 mod stack;
 mod stats;
@@ -35,9 +37,31 @@ pub struct Cli {
     #[arg(long, short = 'r', global = true, env = "CAIRN_REPOSITORY")]
     repo: Option<PathBuf>,
     /// Read the repository password from this file. Without it:
-    /// CAIRN_PASSWORD, then CAIRN_PASSWORD_FILE, then a prompt on the terminal.
+    /// --password-command, CAIRN_PASSWORD, CAIRN_PASSWORD_FILE,
+    /// CAIRN_PASSWORD_COMMAND, then a prompt on the terminal.
     #[arg(long, global = true)]
     password_file: Option<PathBuf>,
+    /// Run this shell command and use its output as the password (a
+    /// secret manager: `pass show cairn`); or set CAIRN_PASSWORD_COMMAND.
+    #[arg(long, global = true, value_name = "COMMAND", conflicts_with = "password_file")]
+    password_command: Option<String>,
+    /// More output: -v logs progress when stderr is not a terminal, -vv
+    /// also every item.
+    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Only errors and the requested output: no progress, no notes.
+    #[arg(long, short = 'q', global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// No progress display, even on a terminal.
+    #[arg(long, global = true)]
+    no_progress: bool,
+    /// Progress even when stderr is not a terminal (a CI log); with --json
+    /// the status lines go to stdout.
+    #[arg(long, global = true, conflicts_with = "no_progress")]
+    progress: bool,
+    /// Show times in UTC instead of the local time zone.
+    #[arg(long, global = true)]
+    utc: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -85,8 +109,17 @@ enum Command {
     Key(key::Command),
 }
 
-pub fn run(cli: Cli) -> Result<i32> {
-    let (repo, pw) = (cli.repo, Password { file: cli.password_file });
+pub fn run(cli: Cli, cancel: cairn::progress::Cancel) -> Result<i32> {
+    if cli.utc {
+        // Local times are shown in $TZ's zone, so UTC is TZ=UTC; set
+        // before any thread starts or any time is formatted.
+        std::env::set_var("TZ", "UTC");
+    }
+    let shown =
+        progress::Shown { verbose: cli.verbose, quiet: cli.quiet, no_progress: cli.no_progress, force: cli.progress };
+    let json = cli.command.prints_json();
+    let password = Password { file: cli.password_file, command: cli.password_command };
+    let (repo, pw) = (cli.repo, Session { password, shown, cancel, json });
     match cli.command {
         Command::Init(a) => a.run(repo_path(repo)?, &pw),
         Command::Backup(a) => {
@@ -126,10 +159,58 @@ pub fn run(cli: Cli) -> Result<i32> {
     }
 }
 
+impl Cli {
+    /// True if the command stops cleanly on SIGINT/SIGTERM (it polls the
+    /// stop flag and cleans up); any other keeps the default, ending at
+    /// once, which is safe: every command survives SIGKILL at any point.
+    pub fn stops_cleanly(&self) -> bool {
+        matches!(self.command, Command::Backup(_) | Command::Restore(_))
+    }
+}
+
+impl Command {
+    /// True if the command was asked for JSON output (progress then comes
+    /// as JSON status lines).
+    fn prints_json(&self) -> bool {
+        match self {
+            Command::Backup(a) => a.json,
+            Command::Restore(a) => a.json,
+            Command::Check(a) => a.json,
+            Command::Prune(a) => a.json,
+            _ => false,
+        }
+    }
+}
+
+/// What every command that opens a repository needs besides its own
+/// arguments: the password's source, how progress is shown, the stop flag.
+pub struct Session {
+    pub password: Password,
+    pub shown: progress::Shown,
+    pub cancel: cairn::progress::Cancel,
+    pub json: bool,
+}
+
+impl Session {
+    pub fn get(&self) -> cairn::Result<String> {
+        self.password.get()
+    }
+    pub fn get_new(&self) -> cairn::Result<String> {
+        self.password.get_new()
+    }
+    /// Give an opened repository this session's progress display and stop flag.
+    pub fn attach(&self, repo: &mut Repository) {
+        repo.set_progress(progress::observer(self.shown, self.json));
+        repo.set_cancel(self.cancel.clone());
+    }
+}
+
 /// Where the repository password comes from: --password-file, then
-/// CAIRN_PASSWORD, then CAIRN_PASSWORD_FILE, then a prompt on the terminal.
+/// --password-command, CAIRN_PASSWORD, CAIRN_PASSWORD_FILE,
+/// CAIRN_PASSWORD_COMMAND, then a prompt on the terminal.
 pub struct Password {
     file: Option<PathBuf>,
+    command: Option<String>,
 }
 
 impl Password {
@@ -141,7 +222,7 @@ impl Password {
         get_password(&self.source("CAIRN_PASSWORD", "--password-file"), "new repository password: ", true)
     }
     fn source(&self, env: &'static str, flag: &'static str) -> PasswordSource {
-        PasswordSource { flag_file: self.file.clone(), flag, env }
+        PasswordSource { flag_file: self.file.clone(), flag, env, command: self.command.clone() }
     }
 }
 
@@ -152,6 +233,8 @@ pub struct PasswordSource {
     pub flag_file: Option<PathBuf>,
     pub flag: &'static str,
     pub env: &'static str,
+    /// `--password-command`.
+    pub command: Option<String>,
 }
 
 /// The password from `src` in that order, else typed on the terminal (twice
@@ -165,12 +248,19 @@ pub fn get_password(src: &PasswordSource, prompt: &str, confirm: bool) -> cairn:
     if let Some(f) = &src.flag_file {
         return read_file(f, src.flag.to_string());
     }
+    if let Some(c) = &src.command {
+        return run_password_command(c, "--password-command");
+    }
     if let Ok(p) = std::env::var(src.env) {
         return Ok(p);
     }
     let file_var = format!("{}_FILE", src.env);
     if let Some(f) = std::env::var_os(&file_var) {
         return read_file(std::path::Path::new(&f), file_var);
+    }
+    let command_var = format!("{}_COMMAND", src.env);
+    if let Ok(c) = std::env::var(&command_var) {
+        return run_password_command(&c, &command_var);
     }
     use std::io::IsTerminal;
     if !std::io::stdin().is_terminal() {
@@ -185,6 +275,26 @@ pub fn get_password(src: &PasswordSource, prompt: &str, confirm: bool) -> cairn:
         return Err(cairn::Error::InvalidArgument("the two passwords differ: try again".into()));
     }
     Ok(first)
+}
+
+/// The first line a password command prints (`sh -c`); its stderr goes to
+/// the terminal, so a secret manager can ask for its own passphrase.
+fn run_password_command(command: &str, whence: &str) -> cairn::Result<String> {
+    let bad = |why: String| cairn::Error::InvalidArgument(format!("{whence} {command:?}: {why}; fix the command"));
+    let out = std::process::Command::new("sh")
+        .args(["-c", command])
+        .stdin(std::process::Stdio::inherit())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| bad(format!("cannot run it ({e})")))?;
+    if !out.status.success() {
+        return Err(bad(format!("it failed ({})", out.status)));
+    }
+    let text = String::from_utf8(out.stdout).map_err(|_| bad("its output is not UTF-8".into()))?;
+    match text.lines().next() {
+        Some(line) if !line.is_empty() => Ok(line.to_string()),
+        _ => Err(bad("it printed nothing".into())),
+    }
 }
 
 fn repo_path(repo: Option<PathBuf>) -> Result<PathBuf> {
@@ -216,17 +326,20 @@ fn remote_scheme(location: &str) -> Option<String> {
 /// Open with the index loaded; index files that could not be read are
 /// warned about (what they listed is then stored again by a backup, or
 /// missing to a restore that needs it).
-fn open(repo: Option<PathBuf>, pw: &Password) -> Result<Repository> {
-    let r = Repository::open_local(&repo_path(repo)?, Some(&|| pw.get()))?;
+fn open(repo: Option<PathBuf>, pw: &Session) -> Result<Repository> {
+    let mut r = Repository::open_local(&repo_path(repo)?, Some(&|| pw.get()))?;
+    pw.attach(&mut r);
     for p in r.index_problems() {
         eprintln!("warning: {p}; skipped (its packs count as unindexed until `cairn repair index`)");
     }
     Ok(r)
 }
 
-fn open_without_index(repo: Option<PathBuf>, pw: &Password) -> Result<Repository> {
+fn open_without_index(repo: Option<PathBuf>, pw: &Session) -> Result<Repository> {
     let backend = std::sync::Arc::new(cairn::backend::local::LocalBackend::new(repo_path(repo)?));
-    Ok(Repository::open_without_index(backend, Some(&|| pw.get()))?)
+    let mut r = Repository::open_without_index(backend, Some(&|| pw.get()))?;
+    pw.attach(&mut r);
+    Ok(r)
 }
 
 /// Bytes in binary units, for people.

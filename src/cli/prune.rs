@@ -14,7 +14,7 @@ pub struct Args {
     opts: Opts,
     /// Print the plan and the result as JSON.
     #[arg(long)]
-    json: bool,
+    pub json: bool,
 }
 
 /// Options shared with `forget --prune`.

@@ -75,7 +75,7 @@ pub struct Args {
     assertions: Vec<String>,
     /// Print the result as JSON.
     #[arg(long)]
-    json: bool,
+    pub json: bool,
 }
 
 impl Args {

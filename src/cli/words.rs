@@ -22,6 +22,13 @@ pub fn message(e: &anyhow::Error) -> String {
         Error::PolicyKeepsNothing => {
             "the policy keeps nothing: give at least one --keep-* option with a count above 0".into()
         }
+        Error::InterruptedBackup { packs, bytes } => format!(
+            "interrupted: no snapshot was written; the {packs} pack(s) ({}) already stored were indexed, so the next backup of the same data stores only the rest",
+            super::human(*bytes)
+        ),
+        Error::InterruptedRestore { done, total } => format!(
+            "interrupted: {done} of {total} files restored and in place, no temporary file left; run the same restore with --overwrite to finish"
+        ),
         Error::SnapshotTwice => "give either a snapshot id or --at TIME, not both: --at picks the snapshot".into(),
         Error::AmbiguousSeries { count, at } => {
             format!("snapshots of {count} different source sets were taken before {at}: pass --source PATH to say which")

@@ -18,6 +18,7 @@ use crate::format::snapshot::{Component, Snapshot, Source, Stack, Summary, STACK
 use crate::format::tree::{Node, NodeKind, TreeBuilder};
 use crate::format::ObjectKind;
 use crate::pipeline::write::{undo, BlobWriter, Dedup, WriteStats, Written};
+use crate::progress::{Started, Totals};
 use crate::repo::Repository;
 use crate::source::{CaptureOptions, CaptureStats, Report, SourceSpec};
 use std::collections::{HashMap, HashSet};
@@ -35,6 +36,9 @@ pub struct BackupOptions {
     /// A stack snapshot: each source a named component, captured in the
     /// order given, with its own options.
     pub stack: Option<StackOptions>,
+    /// The snapshot whose unchanged files are not read again; when absent,
+    /// the newest of the same host and sources.
+    pub parent: Option<Id>,
 }
 
 /// The stack of a stack snapshot.
@@ -106,16 +110,31 @@ pub fn backup_observed(repo: &Repository, opts: &BackupOptions, observer: &mut d
         Some(st) => vec![format!("stack:{}", st.name)],
         None => Snapshot::series_of(&source_list),
     };
-    let parent = repo.list_snapshots()?.into_iter().rev().find(|(_, s)| s.hostname == host && s.series() == series);
+    let parent = match opts.parent {
+        Some(id) => Some((id, repo.load_snapshot(&id)?)),
+        None => repo.list_snapshots()?.into_iter().rev().find(|(_, s)| s.hostname == host && s.series() == series),
+    };
 
+    // The parent's size is the best guess of this one's (none for a first backup).
+    let summary = parent.as_ref().map(|p| &p.1.summary);
+    let items =
+        summary.map(|s| s.files.max(1) + sources.iter().filter(|s| s.spec.source.node_kind().is_some()).count() as u64);
+    let shown = Started::new(repo.progress(), "backup", Totals { bytes: summary.map(|s| s.bytes), items });
     let mut writer = BlobWriter::new(repo, Dedup::Index);
     let captured = capture(&mut writer, &sources, parent.as_ref().map(|p| &p.1), observer);
+    drop(shown);
     let Captured { tree, stats, reports, warnings, components } = match captured {
         Ok(v) => v,
+        Err(Error::Interrupted) => return Err(keep_partial(repo, writer.finish()?)),
         Err(e) => return Err(writer.abort().unwrap_or(e)),
     };
     let reused = (writer.reused_packs().clone(), writer.reused_dictionaries().clone());
     let written = writer.finish()?;
+    // A signal after the last chunk still stops before the snapshot: the
+    // user asked for no new snapshot, and everything stored is kept.
+    if repo.cancelled() {
+        return Err(keep_partial(repo, written));
+    }
 
     let mut nonce = [0u8; 16];
     random_bytes(&mut nonce);
@@ -141,6 +160,26 @@ pub fn backup_observed(repo: &Repository, opts: &BackupOptions, observer: &mut d
     let id = commit(repo, &written, &reused, &snapshot)?;
     let seconds = start.elapsed().as_secs_f64();
     Ok(BackupResult { id, snapshot, stats, written: written.stats, reports, warnings, seconds })
+}
+
+/// A backup stopped by a signal: what it stored is kept and indexed (a
+/// partial index: packs no snapshot references yet), so the next backup
+/// deduplicates against it instead of storing it again. Unreferenced, those
+/// packs cost space until a prune after its grace period, never
+/// correctness (the invariant above holds: no committed object names
+/// them).
+fn keep_partial(repo: &Repository, written: Written) -> Error {
+    let bytes = written.stats.bytes_new_stored;
+    match written.packs.is_empty() {
+        true => Error::InterruptedBackup { packs: 0, bytes: 0 },
+        false => match repo.save_index(written.packs.clone()) {
+            Ok(_) => Error::InterruptedBackup { packs: written.packs.len() as u64, bytes },
+            Err(e) => {
+                undo(repo, &written);
+                e
+            }
+        },
+    }
 }
 
 /// Write the index for what the writer stored (already durable), then the
@@ -266,10 +305,16 @@ fn capture(
         }
         let start_ns = jiff::Timestamp::now().as_nanosecond() as i64;
         let t = Instant::now();
+        if s.spec.source.node_kind().is_some() {
+            writer.repo().progress().item(&s.location);
+        }
         let c = s.spec.source.capture(writer, &s.location, s.name.clone(), parent_root.get(&s.name), s.opts);
         let after = observer.after(i, c.is_ok());
         let c = c.map_err(named)?;
         after?;
+        if s.spec.source.node_kind().is_some() {
+            writer.repo().progress().advance(0, 1);
+        }
         components.push(record(s, &c, start_ns, t.elapsed()));
         stats.add(&c.stats);
         warnings.extend(c.warnings);

@@ -13,6 +13,7 @@
 use crate::error::{Error, Result};
 use crate::format::snapshot::Snapshot;
 use crate::format::tree::{Node, NodeKind};
+use crate::progress::{Started, Totals};
 use crate::repo::Repository;
 use crate::source::files::restore::{restore_files, restore_symlink, set_meta};
 use crate::source::{self, Report, Source};
@@ -78,6 +79,10 @@ pub fn restore(repo: &Repository, snap: &Snapshot, opts: &RestoreOptions) -> Res
     let of = |kind: NodeKind| items.iter().filter(move |i| i.node.kind == kind);
 
     let mut stats = RestoreStats::default();
+    let data = || items.iter().filter(|i| matches!(i.node.kind, NodeKind::File | NodeKind::Source(_)));
+    let (total_bytes, total_items) = (data().map(|i| i.node.size).sum(), data().count() as u64);
+    let _shown =
+        Started::new(repo.progress(), "restore", Totals { bytes: Some(total_bytes), items: Some(total_items) });
     // Parents before children, so every file below is written into a
     // directory this loop has checked is a real one, never through a symlink.
     for it in of(NodeKind::Dir) {
@@ -98,9 +103,14 @@ pub fn restore(repo: &Repository, snap: &Snapshot, opts: &RestoreOptions) -> Res
     let mut reports = Vec::new();
     let mut source_error = None;
     for it in items.iter().filter(|i| matches!(i.node.kind, NodeKind::Source(_))) {
+        repo.check_cancel()?;
+        repo.progress().item(&it.rel.to_string_lossy());
         let r = source::of_node(&it.node, &it.rel).and_then(|k| k.restore(repo, &it.node, &at(it), &sopts));
         match r {
-            Ok(rep) => reports.push(rep),
+            Ok(rep) => {
+                repo.progress().advance(it.node.size, 1);
+                reports.push(rep)
+            }
             Err(e) => {
                 source_error.get_or_insert(e);
             }
@@ -110,6 +120,12 @@ pub fn restore(repo: &Repository, snap: &Snapshot, opts: &RestoreOptions) -> Res
     // disturb a directory's mtime and a read-only directory is filled first.
     for it in items.iter().rev().filter(|i| i.node.kind == NodeKind::Dir) {
         set_meta(&at(it), &it.node).map_err(tw(&at(it)))?;
+    }
+    // Stopped: every file not finished removed its temporary file; those
+    // done are in place, and a rerun with overwriting allowed completes.
+    if repo.cancelled() {
+        let total = files.len() as u64;
+        return Err(Error::InterruptedRestore { done: total - errors.len() as u64, total });
     }
     if let Some(first) = errors.first() {
         return Err(Error::RestoreIncomplete { failed: errors.len(), total: items.len(), first: first.clone() });

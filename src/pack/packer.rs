@@ -76,6 +76,7 @@ impl Packer {
                                 out.bytes += bytes.len() as u64;
                                 out.packs.push(pack);
                                 crate::failpoint::hit("pack-written");
+                                crate::failpoint::pause("pack-written");
                             }
                             Err(e) => {
                                 failed.store(true, Ordering::Relaxed);

@@ -65,6 +65,15 @@ pub fn read_blobs(repo: &Repository, ids: &[Id], deliver: &Deliver) -> ReadStats
     ranges.sort_by_key(|r| std::cmp::Reverse(r.len));
     ranges.par_iter().for_each(|Range { start, len, blobs: range }| {
         let (start, len) = (*start, *len);
+        crate::failpoint::pause("read-range");
+        // Stopped: every blob left is handed over as interrupted, so the
+        // caller cleans up what it had begun.
+        if repo.cancelled() {
+            for (_, id) in range {
+                deliver(id, Err(&Error::Interrupted));
+            }
+            return;
+        }
         reads.fetch_add(1, Ordering::Relaxed);
         match repo.backend().get_range(&pack_key(&range[0].0.pack), start, len) {
             Ok(b) => {
@@ -132,7 +141,10 @@ pub fn read_all(
 ) -> Result<ReadStats> {
     let first: std::sync::Mutex<Option<Error>> = Default::default();
     let stats = read_blobs(repo, ids, &|id, got| {
-        let r = got.map_err(|e| Error::format(what(id), crate::format::FormatError::Decode(e.to_string())));
+        let r = got.map_err(|e| match e {
+            Error::Interrupted => Error::Interrupted,
+            e => Error::format(what(id), crate::format::FormatError::Decode(e.to_string())),
+        });
         if let Err(e) = r.and_then(|raw| place(id, raw)) {
             first.lock().expect("error slot").get_or_insert(e);
         }

@@ -162,6 +162,10 @@ impl<'r> BlobWriter<'r> {
     /// compressed with `dict` when given (one of this repository's).
     pub fn add_hashed(&mut self, kind: ObjectKind, id: Id, data: &[u8], dict: Option<&Arc<Dict>>) -> Result<Id> {
         debug_assert_eq!(id, self.sealer.id(data));
+        self.repo.check_cancel()?;
+        if kind == ObjectKind::Data {
+            self.repo.progress().advance(data.len() as u64, 0);
+        }
         if self.dedup == Dedup::Index && self.stored(&id) {
             return Ok(id);
         }
@@ -189,6 +193,8 @@ impl<'r> BlobWriter<'r> {
             return self.add_hashed(ObjectKind::Data, id, data, None);
         }
         debug_assert_eq!(id, self.sealer.id(data));
+        self.repo.check_cancel()?;
+        self.repo.progress().advance(data.len() as u64, 0);
         if (self.dedup == Dedup::Index && self.stored(&id)) || !self.pending.insert(id) {
             return Ok(id);
         }

@@ -69,6 +69,10 @@ pub struct Repository {
     marked: HashSet<Id>,
     /// The key file that unlocked an encrypted repository.
     key_id: Option<String>,
+    /// Told the progress of whatever operation runs through this handle.
+    progress: Arc<dyn crate::progress::Progress>,
+    /// Set to ask that operation to stop.
+    cancel: crate::progress::Cancel,
 }
 
 /// Supplies the password of an encrypted repository, asked only if needed.
@@ -92,6 +96,8 @@ impl Repository {
             fresh_index: Default::default(),
             marked: Default::default(),
             key_id,
+            progress: Arc::new(crate::progress::Silent),
+            cancel: Default::default(),
         }
     }
 
@@ -196,6 +202,33 @@ impl Repository {
     /// The key file that unlocked this repository, if encrypted.
     pub fn key_id(&self) -> Option<&str> {
         self.key_id.as_deref()
+    }
+
+    /// Report the progress of operations through this handle to `p`.
+    pub fn set_progress(&mut self, p: Arc<dyn crate::progress::Progress>) {
+        self.progress = p;
+    }
+
+    pub fn progress(&self) -> &dyn crate::progress::Progress {
+        &*self.progress
+    }
+
+    /// Operations through this handle stop when `c` is set.
+    pub fn set_cancel(&mut self, c: crate::progress::Cancel) {
+        self.cancel = c;
+    }
+
+    /// `Err(Interrupted)` once a stop was asked for: long loops call this
+    /// between units of work.
+    pub fn check_cancel(&self) -> Result<()> {
+        match self.cancel.is_set() {
+            true => Err(Error::Interrupted),
+            false => Ok(()),
+        }
+    }
+
+    pub fn cancelled(&self) -> bool {
+        self.cancel.is_set()
     }
 
     pub fn backend(&self) -> &Arc<dyn Backend> {

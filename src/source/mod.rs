@@ -14,6 +14,7 @@ pub mod idlist;
 pub mod reach;
 pub mod redis;
 pub mod sqlite;
+pub mod stdin;
 
 use crate::error::{Error, Result};
 use crate::format::snapshot::SourceKind;
@@ -25,7 +26,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 /// Every source kind. A new kind: its module, and one line here.
-pub static KINDS: &[&dyn Source] = &[&files::Files, &sqlite::Sqlite, &chroma::Chroma, &redis::Redis];
+pub static KINDS: &[&dyn Source] = &[&files::Files, &sqlite::Sqlite, &chroma::Chroma, &redis::Redis, &stdin::Stdin];
 
 /// One kind of source.
 pub trait Source: Sync {

@@ -122,6 +122,7 @@ pub fn backup(repo: &crate::Repository, stack: &StackFile, o: &StackBackupOption
         time: o.time,
         host: o.host.clone(),
         stack: Some(StackOptions { name: stack.name.clone(), components: named }),
+        parent: None,
     };
     backup_observed(repo, &opts, &mut Hooks { stack: &stack.name, components: &components })
 }

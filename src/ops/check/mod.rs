@@ -15,6 +15,7 @@ use crate::format::id::Id;
 use crate::format::{ObjectKind, PREFIX_DICTIONARIES, PREFIX_KEYS};
 use crate::pack::index::MasterIndex;
 use crate::pack::pack_key;
+use crate::progress::{Started, Totals};
 use crate::repo::Repository;
 use crate::source::reach::{describe, Reached, Visitor};
 use serde::Serialize;
@@ -166,6 +167,7 @@ fn check_snapshots(
 ) -> Result<()> {
     let snaps = repo.snapshot_ids()?;
     rep.snapshots = snaps.len();
+    let _shown = Started::new(repo.progress(), "check", Totals { bytes: None, items: Some(snaps.len() as u64) });
     let mut missing_dicts: BTreeMap<Id, BTreeMap<String, Vec<String>>> = BTreeMap::new();
     for sid in &snaps {
         let snap = match repo.load_snapshot(sid) {
@@ -184,7 +186,9 @@ fn check_snapshots(
             seen: HashSet::new(),
             short: sid.short(),
         };
+        repo.progress().item(&format!("snapshot {}", sid.short()));
         crate::source::reach::walk(&mut |id| repo.read_blob_with(index, id), &snap.tree, &mut v)?;
+        repo.progress().advance(0, 1);
     }
     for (d, uses) in missing_dicts {
         rep.errors.push(format!(

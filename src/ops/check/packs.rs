@@ -9,6 +9,7 @@ use crate::format::id::Id;
 use crate::format::{ObjectKind, PACK_FOOTER_LEN};
 use crate::pack::index::{Location, MasterIndex};
 use crate::pack::{pack_key, parse_trailer};
+use crate::progress::{Started, Totals};
 use crate::repo::Repository;
 use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap};
@@ -65,8 +66,18 @@ pub(super) fn check_packs(
             .filter(|(p, _)| listed.contains_key(*p) && !f.bad_packs.contains_key(*p) && read.selects(p))
             .collect();
         rep.packs_read = chosen.len();
-        let results: Vec<PackResult> =
-            chosen.into_par_iter().map(|(pack, blobs)| read_pack(repo, pack, blobs)).collect();
+        let bytes = chosen.iter().map(|(p, _)| listed[*p]).sum();
+        let _shown =
+            Started::new(repo.progress(), "check", Totals { bytes: Some(bytes), items: Some(chosen.len() as u64) });
+        let results: Vec<PackResult> = chosen
+            .into_par_iter()
+            .map(|(pack, blobs)| {
+                repo.progress().item(&pack.short());
+                let r = read_pack(repo, pack, blobs);
+                repo.progress().advance(listed[pack], 1);
+                r
+            })
+            .collect();
         for r in results {
             rep.blobs_read += r.blobs_read;
             if let Some(e) = r.pack_error {

@@ -94,6 +94,14 @@ impl ParentCursor {
     }
 }
 
+/// Counts a file as done when its reading ends, however it ends.
+struct Done<'r>(&'r Repository);
+impl Drop for Done<'_> {
+    fn drop(&mut self) {
+        self.0.progress().advance(0, 1);
+    }
+}
+
 /// How many times a file that changes while read is read again.
 const CHANGED_RETRIES: usize = 2;
 
@@ -111,9 +119,13 @@ impl<'a, 'r> FileArchiver<'a, 'r> {
         let exclude = self.exclude;
         let walker = walkdir::WalkDir::new(root)
             .follow_links(false)
+            .same_file_system(exclude.one_file_system)
             .sort_by_file_name()
             .into_iter()
-            .filter_entry(|e| e.depth() == 0 || !exclude.excludes(e.path().strip_prefix(root).unwrap_or(e.path())));
+            .filter_entry(|e| {
+                let rel = || e.path().strip_prefix(root).unwrap_or(e.path());
+                e.depth() == 0 || !(exclude.excludes(rel()) || (e.file_type().is_dir() && exclude.marked(e.path())))
+            });
         for entry in walker {
             let entry = entry.map_err(|e| {
                 let path = e.path().unwrap_or(root).to_path_buf();
@@ -123,6 +135,7 @@ impl<'a, 'r> FileArchiver<'a, 'r> {
                 let done = self.close_dir(stack.pop().expect("non-empty"))?;
                 self.place(&mut stack, &mut result, done)?;
             }
+            self.writer.repo().check_cancel()?;
             let path = entry.path();
             let meta =
                 entry.metadata().map_err(|e| Error::SourceRead { path: path.to_path_buf(), source: e.into() })?;
@@ -215,6 +228,7 @@ impl<'a, 'r> FileArchiver<'a, 'r> {
             if same && stored && !self.force {
                 node.content = p.content.clone();
                 self.stats.files_unmodified += 1;
+                self.writer.repo().progress().advance(node.size, 1);
                 return Ok(node);
             }
             self.stats.files_changed += 1;
@@ -222,6 +236,8 @@ impl<'a, 'r> FileArchiver<'a, 'r> {
             self.stats.files_new += 1;
         }
         let read_err = |e| Error::SourceRead { path: path.to_path_buf(), source: e };
+        self.writer.repo().progress().item(&path.to_string_lossy());
+        let _done = Done(self.writer.repo());
         for attempt in 0..=CHANGED_RETRIES {
             let file = File::open(path).map_err(read_err)?;
             let before = file.metadata().map_err(read_err)?;
@@ -254,19 +270,31 @@ impl<'a, 'r> FileArchiver<'a, 'r> {
 
     /// Chunk → hash → queue for sealing; returns the chunk list and byte count.
     fn read_content(&mut self, path: &Path, file: &File) -> Result<(Vec<Id>, u64)> {
-        let mut ids = Vec::new();
-        let chunker = self.writer.repo().config.chunker;
-        let writer = &mut *self.writer;
-        let size = chunker
-            .for_each_chunk(file, &mut self.buf, |chunk| -> Result<(), ReadError> {
-                ids.push(writer.add(ObjectKind::Data, chunk).map_err(ReadError::Store)?);
-                Ok(())
-            })
-            .map_err(|e| match e {
-                ReadError::Io(source) => Error::SourceRead { path: path.to_path_buf(), source },
-                ReadError::Store(e) => e,
-            })?;
+        let (ids, size) = store_stream(self.writer, path, file, &mut self.buf)?;
         self.stats.bytes_read += size;
         Ok((ids, size))
     }
+}
+
+/// Chunk a stream (a file, standard input) and store its chunks through
+/// `writer`; their ids and the byte count. `path` names the stream in a
+/// read error; `buf` is the read buffer, kept by a caller that reads many.
+pub(crate) fn store_stream(
+    writer: &mut BlobWriter,
+    path: &Path,
+    input: impl std::io::Read,
+    buf: &mut Vec<u8>,
+) -> Result<(Vec<Id>, u64)> {
+    let mut ids = Vec::new();
+    let chunker = writer.repo().config.chunker;
+    let size = chunker
+        .for_each_chunk(input, buf, |chunk| -> Result<(), ReadError> {
+            ids.push(writer.add(ObjectKind::Data, chunk).map_err(ReadError::Store)?);
+            Ok(())
+        })
+        .map_err(|e| match e {
+            ReadError::Io(source) => Error::SourceRead { path: path.to_path_buf(), source },
+            ReadError::Store(e) => e,
+        })?;
+    Ok((ids, size))
 }

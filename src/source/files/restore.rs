@@ -144,6 +144,9 @@ pub fn restore_files(repo: &Repository, files: &[(PathBuf, &Node)]) -> (Vec<Stri
     }
     let ids: Vec<Id> = wanted.keys().copied().collect();
     let stats = read_blobs(repo, &ids, &|id, got| {
+        if let Ok(data) = got {
+            repo.progress().advance((data.len() * wanted[id].len()) as u64, 0);
+        }
         for &(i, off) in &wanted[id] {
             let p = &pending[i as usize];
             match got {
@@ -157,6 +160,7 @@ pub fn restore_files(repo: &Repository, files: &[(PathBuf, &Node)]) -> (Vec<Stri
             }
             if p.left.fetch_sub(1, Ordering::AcqRel) == 1 {
                 p.finish(&open);
+                repo.progress().advance(0, 1);
             }
         }
     });
