@@ -199,3 +199,29 @@ fn parent_names_the_snapshot_to_compare_with() {
     one_line(&err);
     assert_ne!(code, 0);
 }
+
+#[test]
+fn restore_exclude_leaves_out_names_and_paths() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (repo, data) = (tmp.path().join("repo"), tmp.path().join("data"));
+    init_small(&repo);
+    tree(&data);
+    let id = backup(&repo, &[&data]);
+    let out = tmp.path().join("out");
+    ok(cairn(&repo).args(["restore", &id, "--exclude", "*.log", "--exclude", "data/deep/**", "--target"]).arg(&out));
+    assert_eq!(fs::read(out.join("data/keep/a.txt")).unwrap(), b"a");
+    assert_eq!(fs::read(out.join("data/keep/B.LOG")).unwrap(), b"log", "--exclude is case-sensitive");
+    assert!(!out.join("data/keep/c.log").exists());
+    assert!(out.join("data/deep").is_dir() && fs::read_dir(out.join("data/deep")).unwrap().next().is_none());
+    // With --include: the included subtree minus the excluded.
+    let out2 = tmp.path().join("out2");
+    ok(cairn(&repo).args(["restore", &id, "--include", "data/keep", "-e", "x.tmp", "--target"]).arg(&out2));
+    assert!(out2.join("data/keep/a.txt").exists() && !out2.join("data/keep/x.tmp").exists());
+    assert!(!out2.join("data/cache").exists());
+    // Excluding everything: refused, nothing written.
+    let out3 = tmp.path().join("out3");
+    let (_, err) = fails(cairn(&repo).args(["restore", &id, "--exclude", "data", "--target"]).arg(&out3));
+    one_line(&err);
+    assert!(err.contains("--exclude"), "{err}");
+    assert!(!out3.exists());
+}

@@ -10,7 +10,7 @@ use cairn::Repository;
 pub struct Args {
     /// Remove exactly these snapshots (ids or unique prefixes) instead of
     /// applying a policy.
-    #[arg(value_name = "ID", conflicts_with_all = ["keep_last", "keep_hourly", "keep_daily", "keep_weekly", "keep_monthly", "keep_yearly", "keep_within", "keep_tag", "save_policy", "stack"])]
+    #[arg(value_name = "ID", conflicts_with_all = ["keep_last", "keep_hourly", "keep_daily", "keep_weekly", "keep_monthly", "keep_yearly", "keep_within", "keep_tag", "save_policy", "stack", "tags", "hosts", "paths"])]
     ids: Vec<String>,
     /// Keep the N newest snapshots.
     #[arg(long, value_name = "N")]
@@ -59,6 +59,8 @@ pub struct Args {
     /// --keep-* options are given.
     #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "cairn.toml")]
     pub stack: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    filter: super::filter::Args,
     /// Print the decisions as JSON.
     #[arg(long)]
     json: bool,
@@ -129,9 +131,14 @@ impl Args {
         let prune_opts = self.prune_opts.options()?;
         // The plan refuses a policy that would empty a group, so nothing
         // of the kind is ever saved.
+        let filter = self.filter.filter();
         let of = |s: &cairn::format::snapshot::Snapshot| {
-            stack.is_none_or(|st| s.stack.as_ref().is_some_and(|x| x.name == st.name))
+            stack.is_none_or(|st| s.stack.as_ref().is_some_and(|x| x.name == st.name)) && filter.matches(s)
         };
+        if !filter.is_empty() && self.ids.is_empty() && filter.list(repo)?.is_empty() {
+            let msg = format!("no snapshot matches {}; nothing was removed", self.filter.describe());
+            return Err(cairn::Error::InvalidArgument(msg).into());
+        }
         let groups =
             if self.ids.is_empty() { plan_of(repo, &policy, by, &tz, &of)? } else { plan_ids(repo, &self.ids)? };
         if self.save_policy && !self.dry_run {

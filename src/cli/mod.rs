@@ -7,11 +7,13 @@ mod check;
 mod demo;
 mod demo_stack;
 mod drill;
+mod filter;
 mod forget;
 mod init;
 mod integrity;
 mod key;
 mod ls;
+mod password;
 pub mod progress;
 mod protect;
 mod prune;
@@ -22,11 +24,14 @@ mod selection;
 mod snapshots;
 mod stack;
 mod stats;
+mod tag;
 pub mod words;
 
 use anyhow::Result;
 use cairn::Repository;
 use clap::{Parser, Subcommand};
+use password::Password;
+pub use password::{get_password, PasswordSource};
 use std::path::PathBuf;
 
 /// cairn: deduplicating, content-addressed snapshots of an application's data.
@@ -91,6 +96,8 @@ enum Command {
     Protect(protect::Args),
     /// Remove a snapshot's protection.
     Unprotect(protect::Args),
+    /// Add, remove or set the tags of snapshots.
+    Tag(tag::Args),
     /// Verify the repository's structure, and with --read-data all its data.
     Check(check::Args),
     /// Rebuild damaged repository metadata.
@@ -146,6 +153,7 @@ pub fn run(cli: Cli, cancel: cairn::progress::Cancel) -> Result<i32> {
         Command::Prune(a) => a.run(&open_without_index(repo, &pw)?),
         Command::Protect(a) => a.run(&open_without_index(repo, &pw)?, true),
         Command::Unprotect(a) => a.run(&open_without_index(repo, &pw)?, false),
+        Command::Tag(a) => a.run(&open_without_index(repo, &pw)?),
         Command::Repair(c) if c.needs_index() => c.run(&open(repo, &pw)?),
         Command::Repair(c) => c.run(&open_without_index(repo, &pw)?),
         Command::Demo(a) => a.run(),
@@ -205,98 +213,6 @@ impl Session {
     }
 }
 
-/// Where the repository password comes from: --password-file, then
-/// --password-command, CAIRN_PASSWORD, CAIRN_PASSWORD_FILE,
-/// CAIRN_PASSWORD_COMMAND, then a prompt on the terminal.
-pub struct Password {
-    file: Option<PathBuf>,
-    command: Option<String>,
-}
-
-impl Password {
-    pub fn get(&self) -> cairn::Result<String> {
-        get_password(&self.source("CAIRN_PASSWORD", "--password-file"), "repository password: ", false)
-    }
-    /// The password of a new repository (typed twice on a terminal).
-    pub fn get_new(&self) -> cairn::Result<String> {
-        get_password(&self.source("CAIRN_PASSWORD", "--password-file"), "new repository password: ", true)
-    }
-    fn source(&self, env: &'static str, flag: &'static str) -> PasswordSource {
-        PasswordSource { flag_file: self.file.clone(), flag, env, command: self.command.clone() }
-    }
-}
-
-/// A password given by a flag naming a file, or by the variables `env`
-/// (the password) and `env`_FILE (a file holding it). A flag always wins
-/// over the environment.
-pub struct PasswordSource {
-    pub flag_file: Option<PathBuf>,
-    pub flag: &'static str,
-    pub env: &'static str,
-    /// `--password-command`.
-    pub command: Option<String>,
-}
-
-/// The password from `src` in that order, else typed on the terminal (twice
-/// when `confirm`); a trailing newline in a file is not part of it.
-pub fn get_password(src: &PasswordSource, prompt: &str, confirm: bool) -> cairn::Result<String> {
-    let read_file = |f: &std::path::Path, whence: String| -> cairn::Result<String> {
-        let text = std::fs::read_to_string(f)
-            .map_err(|e| cairn::Error::InvalidArgument(format!("{whence} {}: cannot read it: {e}", f.display())))?;
-        Ok(text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&text).to_string())
-    };
-    if let Some(f) = &src.flag_file {
-        return read_file(f, src.flag.to_string());
-    }
-    if let Some(c) = &src.command {
-        return run_password_command(c, "--password-command");
-    }
-    if let Ok(p) = std::env::var(src.env) {
-        return Ok(p);
-    }
-    let file_var = format!("{}_FILE", src.env);
-    if let Some(f) = std::env::var_os(&file_var) {
-        return read_file(std::path::Path::new(&f), file_var);
-    }
-    let command_var = format!("{}_COMMAND", src.env);
-    if let Ok(c) = std::env::var(&command_var) {
-        return run_password_command(&c, &command_var);
-    }
-    use std::io::IsTerminal;
-    if !std::io::stdin().is_terminal() {
-        return Err(cairn::Error::PasswordRequired);
-    }
-    let read = |p: &str| {
-        rpassword::prompt_password(p)
-            .map_err(|e| cairn::Error::InvalidArgument(format!("cannot read the password: {e}")))
-    };
-    let first = read(prompt)?;
-    if confirm && read("again: ")? != first {
-        return Err(cairn::Error::InvalidArgument("the two passwords differ: try again".into()));
-    }
-    Ok(first)
-}
-
-/// The first line a password command prints (`sh -c`); its stderr goes to
-/// the terminal, so a secret manager can ask for its own passphrase.
-fn run_password_command(command: &str, whence: &str) -> cairn::Result<String> {
-    let bad = |why: String| cairn::Error::InvalidArgument(format!("{whence} {command:?}: {why}; fix the command"));
-    let out = std::process::Command::new("sh")
-        .args(["-c", command])
-        .stdin(std::process::Stdio::inherit())
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .map_err(|e| bad(format!("cannot run it ({e})")))?;
-    if !out.status.success() {
-        return Err(bad(format!("it failed ({})", out.status)));
-    }
-    let text = String::from_utf8(out.stdout).map_err(|_| bad("its output is not UTF-8".into()))?;
-    match text.lines().next() {
-        Some(line) if !line.is_empty() => Ok(line.to_string()),
-        _ => Err(bad("it printed nothing".into())),
-    }
-}
-
 fn repo_path(repo: Option<PathBuf>) -> Result<PathBuf> {
     let repo = repo.ok_or_else(|| {
         cairn::Error::InvalidArgument("no repository given: pass --repo DIR or set CAIRN_REPOSITORY".into())
@@ -345,7 +261,27 @@ fn open_without_index(repo: Option<PathBuf>, pw: &Session) -> Result<Repository>
 /// Bytes in binary units, for people.
 pub use cairn::sys::human;
 
+/// A time for people: in the local time zone (`TZ`; UTC with `--utc`),
+/// to the second, with its offset.
+pub fn local_time(ns: i64) -> String {
+    match jiff::Timestamp::from_nanosecond(ns as i128) {
+        Ok(t) => t.to_zoned(jiff::tz::TimeZone::system()).strftime("%Y-%m-%d %H:%M:%S %:z").to_string(),
+        Err(_) => format!("{ns} ns"),
+    }
+}
+
 /// Print `value` as one line of JSON.
 pub fn print_json<T: serde::Serialize>(value: &T) {
     println!("{}", serde_json::to_string(value).expect("serialisable"));
+}
+
+#[cfg(test)]
+mod tests {
+    /// Clap checks its definitions (conflicts, requirements, names) only in
+    /// debug builds; this runs those checks in any build.
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

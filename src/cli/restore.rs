@@ -28,7 +28,7 @@ pub struct Args {
     redis_password_file: Option<PathBuf>,
     /// Restore a stack snapshot of the stack a stack file describes
     /// (./cairn.toml when no FILE is given): the latest, or SNAPSHOT, or --at.
-    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "cairn.toml", conflicts_with_all = ["sqlite_target", "chroma_target", "include"])]
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "cairn.toml", conflicts_with_all = ["sqlite_target", "chroma_target", "include", "exclude"])]
     pub stack: Option<PathBuf>,
     /// With --stack: only this component (repeatable).
     #[arg(long, value_name = "NAME", requires = "stack")]
@@ -57,6 +57,11 @@ pub struct Args {
     /// path component, `**` crosses them; a matching directory brings its contents.
     #[arg(long)]
     include: Vec<String>,
+    /// Leave out entries matching this glob (repeatable): without `/` a
+    /// name at any depth (`*.tmp`), with `/` a path from the snapshot's
+    /// root (`data/cache/**`); an excluded directory goes whole.
+    #[arg(long, short = 'e', value_name = "GLOB")]
+    exclude: Vec<String>,
     /// Allow a non-empty target; files in the way are replaced. For a
     /// database: replace the live file (fast mode; the old file is put back
     /// if any check fails).
@@ -163,6 +168,7 @@ impl Args {
         let opts = RestoreOptions {
             target: target.clone(),
             include: self.include.clone(),
+            exclude: self.exclude.clone(),
             overwrite: self.overwrite,
             sources,
         };

@@ -8,6 +8,11 @@ use serde_json::{json, Value};
 
 #[derive(clap::Args)]
 pub struct Args {
+    #[command(flatten)]
+    filter: super::filter::Args,
+    /// Only the N newest snapshots of each host and sources (or stack).
+    #[arg(long, value_name = "N")]
+    latest: Option<usize>,
     /// Print a JSON array (schema in README).
     #[arg(long)]
     json: bool,
@@ -41,12 +46,20 @@ pub fn component_json(c: &cairn::format::snapshot::Component) -> Value {
 
 impl Args {
     pub fn run(self, repo: &Repository) -> Result<i32> {
-        let snaps = repo.list_snapshots()?;
+        let mut snaps = self.filter.filter().list(repo)?;
+        if let Some(n) = self.latest {
+            snaps = cairn::ops::select::latest(snaps, n);
+        }
         if self.json {
             print_json(&snaps.iter().map(|(id, s)| snapshot_json(id, s)).collect::<Vec<_>>());
             return Ok(0);
         }
-        println!("{:<8}  {:<30}  {:<16}  {:>10}  {:<12}  sources", "id", "time", "host", "size", "tags");
+        let filter = self.filter.describe();
+        if snaps.is_empty() && !filter.is_empty() {
+            eprintln!("no snapshot matches {filter}");
+            return Ok(0);
+        }
+        println!("{:<8}  {:<25}  {:<16}  {:>10}  {:<12}  sources", "id", "time", "host", "size", "tags");
         for (id, s) in &snaps {
             let sources: Vec<String> = match &s.stack {
                 // A stack snapshot: its stack, then each component and its kind.
@@ -56,9 +69,9 @@ impl Args {
                 None => s.sources.iter().map(|x| x.path.clone()).collect(),
             };
             println!(
-                "{:<8}  {:<30}  {:<16}  {:>10}  {:<12}  {}",
+                "{:<8}  {:<25}  {:<16}  {:>10}  {:<12}  {}",
                 id.short(),
-                s.time_string(),
+                super::local_time(s.time_ns),
                 s.hostname,
                 human(s.summary.bytes),
                 s.tags.join(","),

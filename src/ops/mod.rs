@@ -11,3 +11,4 @@ pub mod repair_snapshots;
 pub mod restore;
 pub mod select;
 pub mod stats;
+pub mod tag;

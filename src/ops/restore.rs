@@ -28,6 +28,10 @@ pub struct RestoreOptions {
     /// Glob patterns on paths inside the snapshot (`*` stays within one path
     /// component, `**` crosses them); a match includes the whole subtree.
     pub include: Vec<String>,
+    /// Left out, with a backup's `--exclude` rules (a glob without `/`
+    /// matches a name at any depth, with `/` the path from the snapshot's
+    /// root); an excluded directory goes with everything below it.
+    pub exclude: Vec<String>,
     /// Allow a non-empty target and replace what is in the way.
     pub overwrite: bool,
     /// How source nodes (databases) are restored.
@@ -63,11 +67,19 @@ pub fn restore(repo: &Repository, snap: &Snapshot, opts: &RestoreOptions) -> Res
     let start = std::time::Instant::now();
     let includes = build_globs(&opts.include)?;
     check_target(&opts.target, opts.overwrite)?;
-    let items = plan(repo, snap, includes.as_ref().map(|g| (g, opts.include.as_slice())))?;
+    let exclude = crate::source::files::exclude::Exclude::new(&opts.exclude).map_err(Error::InvalidArgument)?;
+    let mut items = plan(repo, snap, includes.as_ref().map(|g| (g, opts.include.as_slice())))?;
     if items.is_empty() && !opts.include.is_empty() {
         return Err(Error::InvalidArgument(format!(
             "no path in the snapshot matches the include pattern(s) {}: list the snapshot's paths to choose",
             opts.include.join(", ")
+        )));
+    }
+    items.retain(|it| !it.rel.ancestors().any(|a| !a.as_os_str().is_empty() && exclude.excludes(a)));
+    if items.is_empty() && !opts.exclude.is_empty() {
+        return Err(Error::InvalidArgument(format!(
+            "--exclude {} leaves nothing of the snapshot to restore: list the snapshot's paths to choose",
+            opts.exclude.join(", ")
         )));
     }
     let tw = |path: &Path| {

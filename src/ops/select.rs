@@ -127,3 +127,51 @@ mod tests {
         assert_eq!(super::human_duration(90061), "1d 1h 1m 1s");
     }
 }
+
+/// Which snapshots a command that covers many works on (`snapshots`,
+/// `forget`, `tag`, `find`, `copy`): each non-empty field must match.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Any one group matches when the snapshot has every tag in it
+    /// (restic's `--tag a,b --tag c`: a and b, or c).
+    pub tags: Vec<Vec<String>>,
+    /// Any of these hosts.
+    pub hosts: Vec<String>,
+    /// Every one of these sources (as source arguments).
+    pub sources: Vec<String>,
+}
+
+impl Filter {
+    pub fn is_empty(&self) -> bool {
+        self.tags.is_empty() && self.hosts.is_empty() && self.sources.is_empty()
+    }
+
+    pub fn matches(&self, s: &Snapshot) -> bool {
+        (self.hosts.is_empty() || self.hosts.contains(&s.hostname))
+            && (self.tags.is_empty() || self.tags.iter().any(|g| g.iter().all(|t| s.tags.contains(t))))
+            && self.sources.iter().all(|src| source_matches(s, src))
+    }
+
+    /// The repository's snapshots this filter matches, oldest first.
+    pub fn list(&self, repo: &Repository) -> Result<Vec<(Id, Snapshot)>> {
+        let mut all = repo.list_snapshots()?;
+        all.retain(|(_, s)| self.matches(s));
+        Ok(all)
+    }
+}
+
+/// The `n` newest snapshots of each series (host and sources), oldest first.
+pub fn latest(snaps: Vec<(Id, Snapshot)>, n: usize) -> Vec<(Id, Snapshot)> {
+    let mut seen: std::collections::HashMap<(String, Vec<String>), usize> = Default::default();
+    let mut kept: Vec<(Id, Snapshot)> = snaps
+        .into_iter()
+        .rev()
+        .filter(|(_, s)| {
+            let k = seen.entry((s.hostname.clone(), s.series())).or_default();
+            *k += 1;
+            *k <= n
+        })
+        .collect();
+    kept.reverse();
+    kept
+}

@@ -224,6 +224,7 @@ fn stage(repo: &Repository, snap: &Snapshot, p: &Plan, base: &source::RestoreOpt
     let opts = crate::ops::restore::RestoreOptions {
         target: parent,
         include: vec![p.name.clone()],
+        exclude: vec![],
         overwrite: true,
         sources: o,
     };
