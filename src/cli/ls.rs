@@ -14,18 +14,12 @@ pub struct Args {
     path: Option<String>,
     #[command(flatten)]
     at: super::select::At,
+    /// Long listing: `rwx` mode, owner, size and local modification time.
+    #[arg(long, short = 'l')]
+    long: bool,
     /// One JSON object per line: path, type, mode, size, mtime.
     #[arg(long)]
     json: bool,
-}
-
-fn kind(n: &Node) -> &'static str {
-    match n.kind {
-        NodeKind::File => "file",
-        NodeKind::Dir => "dir",
-        NodeKind::Symlink => "symlink",
-        k => cairn::source::by_node(k).map(|s| s.name()).unwrap_or("unknown"),
-    }
 }
 
 impl Args {
@@ -33,7 +27,7 @@ impl Args {
         let mtime = jiff::Timestamp::from_nanosecond(node.mtime_ns as i128).map(|t| t.to_string()).unwrap_or_default();
         if self.json {
             print_json(&serde_json::json!({
-                "path": format!("/{}", path.display()), "type": kind(node), "mode": node.mode,
+                "path": format!("/{}", path.display()), "type": cairn::source::kind_name(node), "mode": node.mode,
                 "size": node.size, "mtime": mtime,
             }));
         } else {
@@ -42,7 +36,13 @@ impl Args {
             } else {
                 String::new()
             };
-            println!("{:>7o} {:>12} {} /{}{link}", node.mode, node.size, mtime, path.display());
+            if self.long {
+                let when = super::local_time(node.mtime_ns);
+                let (mode, size) = (mode_string(node), super::human(node.size));
+                println!("{mode} {:>6} {:>6} {size:>11} {when} /{}{link}", node.uid, node.gid, path.display());
+            } else {
+                println!("{:>7o} {:>12} {} /{}{link}", node.mode, node.size, mtime, path.display());
+            }
         }
     }
 
@@ -93,4 +93,38 @@ impl Args {
         })?;
         Ok(0)
     }
+}
+
+/// `-rw-r--r--` for a node: its type letter (`d`, `l`, `-`; `s` for a
+/// database or other source node) and the nine permission bits, with
+/// setuid, setgid and sticky as `ls -l` shows them.
+fn mode_string(n: &Node) -> String {
+    let t = match n.kind {
+        NodeKind::Dir => 'd',
+        NodeKind::Symlink => 'l',
+        NodeKind::File => '-',
+        NodeKind::Source(_) => 's',
+    };
+    let m = n.mode;
+    let bit = |mask: u32, c: char| if m & mask != 0 { c } else { '-' };
+    let exec = |x: u32, special: u32, on: char, off: char| match (m & x != 0, m & special != 0) {
+        (true, true) => on,
+        (false, true) => off,
+        (true, false) => 'x',
+        (false, false) => '-',
+    };
+    [
+        t,
+        bit(0o400, 'r'),
+        bit(0o200, 'w'),
+        exec(0o100, 0o4000, 's', 'S'),
+        bit(0o040, 'r'),
+        bit(0o020, 'w'),
+        exec(0o010, 0o2000, 's', 'S'),
+        bit(0o004, 'r'),
+        bit(0o002, 'w'),
+        exec(0o001, 0o1000, 't', 'T'),
+    ]
+    .iter()
+    .collect()
 }

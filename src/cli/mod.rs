@@ -6,6 +6,7 @@ mod cat;
 mod check;
 mod demo;
 mod demo_stack;
+mod diff;
 mod drill;
 mod filter;
 mod forget;
@@ -83,6 +84,9 @@ enum Command {
     Ls(ls::Args),
     /// Restore a snapshot (or part of it) into a directory, or a database to a path.
     Restore(restore::Args),
+    /// Show what changed between two snapshots (files, database pages,
+    /// vector-index elements).
+    Diff(diff::Args),
     /// Print a repository object as JSON: config, snapshot ID or tree ID.
     Cat(cat::Args),
     /// Show logical and stored sizes and the dedup and compression ratios.
@@ -142,6 +146,7 @@ pub fn run(cli: Cli, cancel: cairn::progress::Cancel) -> Result<i32> {
             a.run(&open(repo, &pw)?, st.as_ref())
         }
         Command::Cat(a) => a.run(&open(repo, &pw)?),
+        Command::Diff(a) => a.run(&open(repo, &pw)?),
         Command::Stats(a) => a.run(&open(repo, &pw)?),
         Command::Check(a) => a.run(repo_path(repo)?, &pw),
         // Prune reads its own index after listing the snapshots.

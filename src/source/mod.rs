@@ -125,6 +125,36 @@ pub struct Part {
     pub stored: u64,
     /// How it was chunked (`sqlite-pages`, `hnsw-records`, ...).
     pub chunking: String,
+    /// What it is stored as, in order, for `diff`: one id per page (a
+    /// database), per element's vector (an HNSW index), per block, or per
+    /// content-defined chunk; `unit` names them.
+    #[serde(skip)]
+    pub units: Vec<crate::format::id::Id>,
+    #[serde(skip)]
+    pub unit: Unit,
+}
+
+/// What a part's `units` are. Pages, elements and blocks have fixed
+/// places, so two versions compare place by place; chunks move with
+/// insertions, so they compare as sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Unit {
+    Pages,
+    Elements,
+    Blocks,
+    #[default]
+    Chunks,
+}
+
+impl Unit {
+    pub fn name(self) -> &'static str {
+        match self {
+            Unit::Pages => "pages",
+            Unit::Elements => "elements",
+            Unit::Blocks => "blocks",
+            Unit::Chunks => "chunks",
+        }
+    }
 }
 
 /// Bytes the distinct chunks `ids` take in packs (unindexed ones count 0).
@@ -245,6 +275,17 @@ pub fn report_groups<'a>(reports: impl Iterator<Item = &'a Report>) -> serde_jso
 /// The kind recorded under `kind`.
 pub fn by_kind(kind: SourceKind) -> Option<&'static dyn Source> {
     KINDS.iter().copied().find(|s| s.kind() == kind)
+}
+
+/// The type of a node as `ls` and `diff` name it: `file`, `dir`,
+/// `symlink`, or its source kind's name.
+pub fn kind_name(n: &Node) -> String {
+    match n.kind {
+        NodeKind::File => "file".into(),
+        NodeKind::Dir => "dir".into(),
+        NodeKind::Symlink => "symlink".into(),
+        k => by_node(k).map(|s| s.name().to_string()).unwrap_or_else(|| "unknown".into()),
+    }
 }
 
 /// The kind whose nodes are `kind`.

@@ -127,13 +127,17 @@ impl Source for Chroma {
             parts.extend(crate::source::sqlite::Sqlite.parts(repo, &db.node())?);
         }
         for f in &m.files {
-            let ids: Vec<Id> = restore::plan(repo, f)?.into_iter().map(|p| p.0).collect();
+            let planned = restore::plan(repo, f)?;
+            let ids: Vec<Id> = planned.iter().map(|p| p.0).collect();
             let stored = crate::source::stored_bytes(repo, &ids);
+            let (unit, units) = restore::units(f, planned);
             parts.push(crate::source::Part {
                 path: f.path.clone(),
                 size: f.size,
                 stored,
                 chunking: f.layout.name().into(),
+                units,
+                unit,
             });
         }
         Ok(parts)

@@ -53,6 +53,20 @@ pub(super) enum Place {
     Links(usize),
 }
 
+/// A file's units for `diff`, from its plan: an HNSW file's element
+/// vectors (one per element, in element order), a block file's blocks, or
+/// its chunks.
+pub(super) fn units(f: &File, plan: Vec<(Id, Place)>) -> (crate::source::Unit, Vec<Id>) {
+    use crate::source::Unit;
+    match &f.layout {
+        Layout::Chunks(_) => (Unit::Chunks, plan.into_iter().map(|p| p.0).collect()),
+        _ if f.layout.hnsw().is_some() => {
+            (Unit::Elements, plan.into_iter().filter(|p| matches!(p.1, Place::At(_))).map(|p| p.0).collect())
+        }
+        _ => (Unit::Blocks, plan.into_iter().map(|p| p.0).collect()),
+    }
+}
+
 pub(super) fn plan(repo: &Repository, f: &File) -> Result<Vec<(Id, Place)>> {
     Ok(match &f.layout {
         Layout::Chunks(ids) => {

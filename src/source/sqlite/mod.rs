@@ -97,7 +97,14 @@ impl crate::source::Source for Sqlite {
         let ids = restore::page_ids(repo, node, &m)?;
         let path = String::from_utf8_lossy(&node.name).into_owned();
         let stored = crate::source::stored_bytes(repo, &ids);
-        Ok(vec![crate::source::Part { path, size: m.db_size(), stored, chunking: "sqlite-pages".into() }])
+        Ok(vec![crate::source::Part {
+            path,
+            size: m.db_size(),
+            stored,
+            chunking: "sqlite-pages".into(),
+            units: ids,
+            unit: crate::source::Unit::Pages,
+        }])
     }
 
     fn restore(
