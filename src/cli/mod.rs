@@ -8,6 +8,7 @@ mod demo;
 mod demo_stack;
 mod diff;
 mod drill;
+mod dump;
 mod filter;
 mod forget;
 mod init;
@@ -87,6 +88,9 @@ enum Command {
     /// Show what changed between two snapshots (files, database pages,
     /// vector-index elements).
     Diff(diff::Args),
+    /// Write one file of a snapshot to stdout; a directory as tar, a
+    /// database as a consistent .db file.
+    Dump(dump::Args),
     /// Print a repository object as JSON: config, snapshot ID or tree ID.
     Cat(cat::Args),
     /// Show logical and stored sizes and the dedup and compression ratios.
@@ -147,6 +151,7 @@ pub fn run(cli: Cli, cancel: cairn::progress::Cancel) -> Result<i32> {
         }
         Command::Cat(a) => a.run(&open(repo, &pw)?),
         Command::Diff(a) => a.run(&open(repo, &pw)?),
+        Command::Dump(a) => a.run(&open(repo, &pw)?),
         Command::Stats(a) => a.run(&open(repo, &pw)?),
         Command::Check(a) => a.run(repo_path(repo)?, &pw),
         // Prune reads its own index after listing the snapshots.

@@ -5,6 +5,7 @@
 pub mod backup;
 pub mod check;
 pub mod diff;
+pub mod dump;
 pub mod forget;
 pub mod prune;
 pub mod repair;
