@@ -103,11 +103,8 @@ pub fn diff(repo: &Repository, a: &Snapshot, b: &Snapshot) -> Result<Diff> {
         let owner = o.mode != n.mode || o.uid != n.uid || o.gid != n.gid;
         let contents = o.kind != n.kind || o.content != n.content || o.target != n.target;
         match n.kind {
-            NodeKind::Dir if o.kind == NodeKind::Dir => {
-                if owner {
-                    push(&mut d, p, Change::Metadata, n, vec![]);
-                }
-            }
+            NodeKind::Dir if o.kind == NodeKind::Dir && owner => push(&mut d, p, Change::Metadata, n, vec![]),
+            NodeKind::Dir if o.kind == NodeKind::Dir => {}
             NodeKind::Source(_) if contents && o.kind == n.kind => {
                 let parts = part_changes(repo, p, o, n)?;
                 push(&mut d, p, Change::Modified, n, parts);
