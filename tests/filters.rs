@@ -118,3 +118,42 @@ fn tag_adds_removes_and_sets_keeping_data_and_protection() {
     }
     assert_eq!(digest(&repo), before);
 }
+
+#[test]
+fn find_lists_matches_per_snapshot() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (repo, one, _) = setup(tmp.path());
+    fs::create_dir_all(one.join("scripts")).unwrap();
+    fs::write(one.join("scripts/ep01.txt"), "INT. ROOM").unwrap();
+    fs::write(one.join("scripts/ep02.txt"), "EXT. STREET").unwrap();
+    ok(cairn(&repo).args(["backup", "--host", "a", "--tag", "later"]).arg(&one));
+    let db = tmp.path().join("app.db");
+    appdb::make_app_db(&db, 10);
+    ok(cairn(&repo).args(["backup", "--host", "c"]).arg(format!("sqlite:{}", db.display())));
+
+    let v: serde_json::Value = serde_json::from_str(ok(cairn(&repo).args(["find", "--json", "ep0*"])).trim()).unwrap();
+    let found = v.as_array().unwrap();
+    assert_eq!(found.len(), 1, "only the last backup of one has scripts: {v}");
+    let paths: Vec<&str> =
+        found[0]["matches"].as_array().unwrap().iter().map(|m| m["path"].as_str().unwrap()).collect();
+    assert_eq!(paths, ["/one/scripts/ep01.txt", "/one/scripts/ep02.txt"]);
+    // A name at any depth, in every snapshot of one; a path from the root.
+    let v: serde_json::Value = serde_json::from_str(ok(cairn(&repo).args(["find", "--json", "f"])).trim()).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 6, "{v}");
+    let v: serde_json::Value =
+        serde_json::from_str(ok(cairn(&repo).args(["find", "--json", "--tag", "weekly", "one/*"])).trim()).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v[0]["matches"][0]["path"], "/one/f");
+    // A database is found by its name, with its kind.
+    let v: serde_json::Value = serde_json::from_str(ok(cairn(&repo).args(["find", "--json", "*.db"])).trim()).unwrap();
+    assert_eq!(v[0]["matches"][0]["kind"], "sqlite", "{v}");
+    let text = ok(cairn(&repo).args(["find", "ep01.txt"]));
+    assert!(text.contains("/one/scripts/ep01.txt") && text.starts_with("snapshot "), "{text}");
+
+    // Nothing found, a bad glob, a filter matching nothing: one line, exit 1.
+    for args in [vec!["find", "nosuch*"], vec!["find", "a["], vec!["find", "--host", "zz", "f"]] {
+        let (code, err) = fails(cairn(&repo).args(&args));
+        assert_eq!(code, 1, "{args:?}: {err}");
+        one_line(&err);
+    }
+}

@@ -10,6 +10,7 @@ mod diff;
 mod drill;
 mod dump;
 mod filter;
+mod find;
 mod forget;
 mod init;
 mod integrity;
@@ -91,6 +92,8 @@ enum Command {
     /// Write one file of a snapshot to stdout; a directory as tar, a
     /// database as a consistent .db file.
     Dump(dump::Args),
+    /// Find files, directories or databases by name or path across snapshots.
+    Find(find::Args),
     /// Print a repository object as JSON: config, snapshot ID or tree ID.
     Cat(cat::Args),
     /// Show logical and stored sizes and the dedup and compression ratios.
@@ -152,6 +155,7 @@ pub fn run(cli: Cli, cancel: cairn::progress::Cancel) -> Result<i32> {
         Command::Cat(a) => a.run(&open(repo, &pw)?),
         Command::Diff(a) => a.run(&open(repo, &pw)?),
         Command::Dump(a) => a.run(&open(repo, &pw)?),
+        Command::Find(a) => a.run(&open(repo, &pw)?),
         Command::Stats(a) => a.run(&open(repo, &pw)?),
         Command::Check(a) => a.run(repo_path(repo)?, &pw),
         // Prune reads its own index after listing the snapshots.
