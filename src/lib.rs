@@ -18,7 +18,8 @@
 //! - `ops`: the operations: backup, restore, check, forget, prune, repair,
 //!   stats, snapshot selection;
 //! - `stack`: the whole data stack: the stack file, one snapshot of all its
-//!   components, their restore into a root or in place, hooks, webhook.
+//!   components, their restore into a root or in place, hooks, webhook;
+//!   and `mount`, the repository as a read-only FUSE file system.
 //!
 //! The command line (`src/cli`, binary only) converts its arguments into
 //! these options and words the messages. `format-spec/` in the source tree
@@ -29,6 +30,7 @@ pub mod chunker;
 pub mod error;
 pub mod failpoint;
 pub mod format;
+pub mod mount;
 pub mod ops;
 pub mod pack;
 pub mod pipeline;

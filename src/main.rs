@@ -88,6 +88,9 @@ fn clap_message(text: &str) -> String {
     if lines.len() == 1 {
         return format!("{} (see --help)", lines[0]);
     }
-    lines.push("  (see --help)".into());
+    // The pointer to --help ends the last line, so three things clap says
+    // (what, the choices, a tip) stay three lines.
+    let last = lines.pop().unwrap_or_default();
+    lines.push(format!("{last} (see --help)"));
     lines.join("\n")
 }

@@ -16,7 +16,7 @@ const LAYERS: &[&[&str]] = &[
     &["pipeline"],
     &["source"],
     &["ops"],
-    &["stack"],
+    &["stack", "mount"],
 ];
 
 fn layer(module: &str) -> Option<usize> {

@@ -28,6 +28,9 @@ pub enum CheckArg {
 }
 
 #[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  cairn backup /srv/scripts sqlite:/srv/app.db chroma:/srv/chroma\n  cairn backup --stack            (the stack in ./cairn.toml)\n  cairn backup -e '*.tmp' --exclude-if-present .nobackup /srv/scripts\n  pg_dump app | cairn backup --stdin --stdin-filename app.sql"
+)]
 pub struct Args {
     /// Files or directories to back up, SQLite databases as sqlite:PATH,
     /// Chroma persist directories as chroma:DIR and Redis servers as

@@ -6,6 +6,7 @@ use cairn::{Error, Id, Repository};
 use serde_json::json;
 
 #[derive(clap::Args)]
+#[command(after_help = "Examples:\n  cairn cat config\n  cairn cat snapshot latest\n  cairn cat tree 3f2a9c1e")]
 pub struct Args {
     /// What to print: `config`, `snapshot`, or `tree`.
     #[arg(value_parser = ["config", "snapshot", "tree"])]

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 #[derive(clap::Args)]
+#[command(after_help = "Examples:\n  cairn check\n  cairn check --read-data\n  cairn check --read-data-subset 10%")]
 pub struct Args {
     /// Also read every pack and re-hash every chunk (parallel).
     #[arg(long, conflicts_with = "read_data_subset")]

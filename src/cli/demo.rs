@@ -11,6 +11,7 @@ use cairn::{sample, Repository};
 use std::time::Instant;
 
 #[derive(clap::Args)]
+#[command(after_help = "Examples:\n  cairn demo\n  cairn demo --size-mib 64")]
 pub struct Args {
     /// Size of the sample data set in MiB.
     #[arg(long, default_value_t = 64)]

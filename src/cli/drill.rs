@@ -19,6 +19,7 @@ pub enum ScenarioArg {
 }
 
 #[derive(clap::Args)]
+#[command(after_help = "Examples:\n  cairn drill --stack\n  cairn drill --stack --at yesterday --json")]
 pub struct Args {
     /// Stack snapshot to recover: an id or prefix (default: the latest; or --at).
     #[arg(long, value_name = "ID")]

@@ -7,6 +7,9 @@ use cairn::retention::Policy;
 use cairn::Repository;
 
 #[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  cairn forget --dry-run\n  cairn forget --keep-daily 30 --keep-weekly 12 --prune\n  cairn forget --host web1 --tag test --keep-last 1\n  cairn forget 3f2a9c1e 7b0d44aa"
+)]
 pub struct Args {
     /// Remove exactly these snapshots (ids or unique prefixes) instead of
     /// applying a policy.

@@ -9,6 +9,9 @@ use cairn::Repository;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  cairn init --repo /backup/cairn\n  CAIRN_PASSWORD_FILE=/etc/cairn/pw cairn init -r /backup/cairn --compression 6\n  cairn init -r /backup/cairn --no-encryption"
+)]
 pub struct Args {
     /// zstd level for everything stored (0 = off, 1..=22).
     #[arg(long, default_value_t = DEFAULT_COMPRESSION)]

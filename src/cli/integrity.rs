@@ -9,6 +9,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
+#[command(after_help = "Examples:\n  cairn integrity\n  cairn integrity --stack /etc/cairn/app.toml --json")]
 pub struct Args {
     /// The stack file (./cairn.toml when no FILE is given).
     #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "cairn.toml", default_value = "cairn.toml")]

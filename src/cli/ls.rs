@@ -7,6 +7,9 @@ use cairn::Repository;
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  cairn ls latest\n  cairn ls -l 3f2a9c1e /scripts\n  cairn ls --at yesterday /app.db"
+)]
 pub struct Args {
     /// Snapshot: `latest`, a full id or a unique id prefix (omit it with --at).
     snapshot: Option<String>,

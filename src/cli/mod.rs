@@ -4,6 +4,7 @@
 mod backup;
 mod cat;
 mod check;
+mod completion;
 mod demo;
 mod demo_stack;
 mod diff;
@@ -16,6 +17,7 @@ mod init;
 mod integrity;
 mod key;
 mod ls;
+mod mount;
 mod password;
 pub mod progress;
 mod protect;
@@ -94,6 +96,9 @@ enum Command {
     Dump(dump::Args),
     /// Find files, directories or databases by name or path across snapshots.
     Find(find::Args),
+    /// Browse the snapshots as a read-only file system (FUSE): by id,
+    /// time, tag and host.
+    Mount(mount::Args),
     /// Print a repository object as JSON: config, snapshot ID or tree ID.
     Cat(cat::Args),
     /// Show logical and stored sizes and the dedup and compression ratios.
@@ -112,7 +117,7 @@ enum Command {
     /// Verify the repository's structure, and with --read-data all its data.
     Check(check::Args),
     /// Rebuild damaged repository metadata.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = "Examples:\n  cairn repair index\n  cairn repair snapshots --dry-run")]
     Repair(repair::Command),
     /// Check the live data of a stack (databases, vector store, Redis,
     /// files), writing nothing to it: the guide's daily integrity check.
@@ -122,8 +127,18 @@ enum Command {
     Drill(drill::Args),
     /// Run the whole job on a generated sample data set and explain what happened.
     Demo(demo::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completion(completion::Completion),
+    /// Print the man page, or write one per command into a directory.
+    Man(completion::Man),
+    /// Print the version and what this build reads and writes.
+    #[command(after_help = "Example:\n  cairn version")]
+    Version,
     /// Manage the passwords (key files) of an encrypted repository.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  cairn key list\n  CAIRN_NEW_PASSWORD_FILE=/etc/cairn/pw2 cairn key add\n  cairn key remove 5e1c"
+    )]
     Key(key::Command),
 }
 
@@ -156,6 +171,7 @@ pub fn run(cli: Cli, cancel: cairn::progress::Cancel) -> Result<i32> {
         Command::Diff(a) => a.run(&open(repo, &pw)?),
         Command::Dump(a) => a.run(&open(repo, &pw)?),
         Command::Find(a) => a.run(&open(repo, &pw)?),
+        Command::Mount(a) => a.run(open(repo, &pw)?, &pw.cancel),
         Command::Stats(a) => a.run(&open(repo, &pw)?),
         Command::Check(a) => a.run(repo_path(repo)?, &pw),
         // Prune reads its own index after listing the snapshots.
@@ -171,6 +187,9 @@ pub fn run(cli: Cli, cancel: cairn::progress::Cancel) -> Result<i32> {
         Command::Repair(c) if c.needs_index() => c.run(&open(repo, &pw)?),
         Command::Repair(c) => c.run(&open_without_index(repo, &pw)?),
         Command::Demo(a) => a.run(),
+        Command::Completion(a) => a.run(),
+        Command::Man(a) => a.run(),
+        Command::Version => completion::version(),
         Command::Integrity(a) => a.run(),
         Command::Drill(a) => {
             let st = cairn::stack::load(&a.stack)?;
@@ -186,7 +205,7 @@ impl Cli {
     /// stop flag and cleans up); any other keeps the default, ending at
     /// once, which is safe: every command survives SIGKILL at any point.
     pub fn stops_cleanly(&self) -> bool {
-        matches!(self.command, Command::Backup(_) | Command::Restore(_))
+        matches!(self.command, Command::Backup(_) | Command::Restore(_) | Command::Mount(_))
     }
 }
 

@@ -4,6 +4,7 @@ use anyhow::Result;
 use cairn::Repository;
 
 #[derive(clap::Args)]
+#[command(after_help = "Examples:\n  cairn protect 3f2a9c1e\n  cairn unprotect 3f2a9c1e")]
 pub struct Args {
     /// Snapshot: `latest`, a full id or a unique id prefix.
     snapshot: String,

@@ -6,6 +6,7 @@ use cairn::ops::prune::{plan, run as run_prune, PruneOptions, DEFAULT_MAX_UNUSED
 use cairn::Repository;
 
 #[derive(clap::Args)]
+#[command(after_help = "Examples:\n  cairn prune --dry-run\n  cairn prune --grace 0s --max-unused 5")]
 pub struct Args {
     /// Show the plan; change nothing.
     #[arg(long)]

@@ -8,6 +8,9 @@ use cairn::Repository;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  cairn restore latest --target /tmp/restored\n  cairn restore 3f2a9c1e --include 'scripts/**' --exclude '*.tmp' --target /tmp/r\n  cairn restore latest --sqlite-target /srv/app.db --overwrite\n  cairn restore --stack --at '2h ago'"
+)]
 pub struct Args {
     /// Snapshot: `latest`, a full id or a unique id prefix (omit it with --at).
     snapshot: Option<String>,

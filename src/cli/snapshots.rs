@@ -7,6 +7,9 @@ use cairn::{Id, Repository};
 use serde_json::{json, Value};
 
 #[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  cairn snapshots\n  cairn snapshots --host web1 --tag nightly --latest 3\n  cairn snapshots --json | jq '.[].short_id'"
+)]
 pub struct Args {
     #[command(flatten)]
     filter: super::filter::Args,

@@ -6,6 +6,7 @@ use cairn::ops::stats::stats;
 use cairn::Repository;
 
 #[derive(clap::Args)]
+#[command(after_help = "Examples:\n  cairn stats\n  cairn stats latest --json")]
 pub struct Args {
     /// One snapshot (latest, id or prefix); the whole repository when absent
     /// (and no --at or --source is given).

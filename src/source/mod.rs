@@ -80,6 +80,11 @@ pub trait Source: Sync {
         let _ = (repo, node);
         Ok(vec![])
     }
+    /// Whether a restore of its node writes a directory (a Chroma
+    /// directory) rather than one file (a database), for `mount`.
+    fn restores_to_dir(&self) -> bool {
+        false
+    }
     /// Restore a node of this kind to `target`, verified before it appears
     /// there.
     fn restore(&self, repo: &Repository, node: &Node, target: &Path, o: &RestoreOptions) -> Result<Report> {

@@ -143,6 +143,10 @@ impl Source for Chroma {
         Ok(parts)
     }
 
+    fn restores_to_dir(&self) -> bool {
+        true
+    }
+
     fn restore(
         &self,
         repo: &Repository,
