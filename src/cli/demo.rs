@@ -34,7 +34,12 @@ impl Args {
         );
 
         let config = Config::new(Default::default(), DEFAULT_COMPRESSION, DEFAULT_PACK_SIZE)?;
-        let key = NewKey { password: "demo password".into(), params: KdfParams::default(), cipher: Cipher::Xaes256Gcm };
+        let key = NewKey {
+            password: "demo password".into(),
+            params: KdfParams::default(),
+            cipher: Cipher::Xaes256Gcm,
+            id_key: None,
+        };
         let mut repo = Repository::init_local(&repo_dir, config, Some(key))?;
         println!("2. created encrypted repository {} (password \"demo password\")", repo_dir.display());
 

@@ -47,6 +47,11 @@ pub struct Args {
     /// format 4 can still read (no frames, no list patches: larger).
     #[arg(long, default_value_t = cairn::format::REPO_VERSION)]
     repository_version: u32,
+    /// Name chunks as this other repository does (its id key and chunker
+    /// parameters; a new password and encryption key of its own), so
+    /// `copy` can move snapshots between them.
+    #[command(flatten)]
+    from: super::from::From,
 }
 
 /// `--cipher` values.
@@ -114,14 +119,23 @@ fn check_flags(a: &Args) -> Result<()> {
 impl Args {
     pub fn run(self, path: PathBuf, pw: &super::Session) -> Result<i32> {
         check_flags(&self)?;
-        let chunker = ChunkerParams { min: self.chunk_min, avg: self.chunk_avg, max: self.chunk_max };
-        let config = Config::new(chunker, self.compression, self.pack_size)?.with_version(self.repository_version)?;
+        let mut chunker = ChunkerParams { min: self.chunk_min, avg: self.chunk_avg, max: self.chunk_max };
         Repository::check_can_init(&path)?;
+        let from = self.from.open(false)?;
+        let id_key = from.as_ref().and_then(|f| f.sealer().id_key());
+        if let Some(f) = &from {
+            chunker = f.config.chunker;
+            if id_key.is_some() == self.no_encryption {
+                let msg = "init --from-repo: one repository would be encrypted and the other not, so their chunk ids differ; match the source (with or without --no-encryption)";
+                return Err(cairn::Error::InvalidArgument(msg.into()).into());
+            }
+        }
+        let config = Config::new(chunker, self.compression, self.pack_size)?.with_version(self.repository_version)?;
         let key = if self.no_encryption {
             None
         } else {
             let params = self.kdf()?;
-            Some(NewKey { password: pw.get_new()?, params, cipher: self.cipher.into() })
+            Some(NewKey { password: pw.get_new()?, params, cipher: self.cipher.into(), id_key })
         };
         let repo = Repository::init_local(&path, config, key)?;
         let how = if self.no_encryption { "plaintext (--no-encryption)" } else { "encrypted" };

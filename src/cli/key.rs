@@ -43,6 +43,7 @@ impl NewPassword {
             flag: "--new-password-file",
             env: "CAIRN_NEW_PASSWORD",
             command: None,
+            command_flag: "CAIRN_NEW_PASSWORD_COMMAND",
         };
         let params = super::init::kdf_params(self.kdf_memory_kib, self.kdf_iterations)?;
         Ok((get_password(&src, "new password: ", true)?, params))

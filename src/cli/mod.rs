@@ -5,6 +5,7 @@ mod backup;
 mod cat;
 mod check;
 mod completion;
+mod copy;
 mod demo;
 mod demo_stack;
 mod diff;
@@ -13,6 +14,7 @@ mod dump;
 mod filter;
 mod find;
 mod forget;
+mod from;
 mod init;
 mod integrity;
 mod key;
@@ -99,6 +101,9 @@ enum Command {
     /// Browse the snapshots as a read-only file system (FUSE): by id,
     /// time, tag and host.
     Mount(mount::Args),
+    /// Copy snapshots from another repository (made with `init
+    /// --from-repo`), storing only what this one lacks.
+    Copy(copy::Args),
     /// Print a repository object as JSON: config, snapshot ID or tree ID.
     Cat(cat::Args),
     /// Show logical and stored sizes and the dedup and compression ratios.
@@ -169,6 +174,7 @@ pub fn run(cli: Cli, cancel: cairn::progress::Cancel) -> Result<i32> {
         }
         Command::Cat(a) => a.run(&open(repo, &pw)?),
         Command::Diff(a) => a.run(&open(repo, &pw)?),
+        Command::Copy(a) => a.run(&open(repo, &pw)?),
         Command::Dump(a) => a.run(&open(repo, &pw)?),
         Command::Find(a) => a.run(&open(repo, &pw)?),
         Command::Mount(a) => a.run(open(repo, &pw)?, &pw.cancel),
@@ -205,7 +211,7 @@ impl Cli {
     /// stop flag and cleans up); any other keeps the default, ending at
     /// once, which is safe: every command survives SIGKILL at any point.
     pub fn stops_cleanly(&self) -> bool {
-        matches!(self.command, Command::Backup(_) | Command::Restore(_) | Command::Mount(_))
+        matches!(self.command, Command::Backup(_) | Command::Restore(_) | Command::Mount(_) | Command::Copy(_))
     }
 }
 
@@ -218,6 +224,7 @@ impl Command {
             Command::Restore(a) => a.json,
             Command::Check(a) => a.json,
             Command::Prune(a) => a.json,
+            Command::Copy(a) => a.json,
             _ => false,
         }
     }
@@ -246,7 +253,7 @@ impl Session {
     }
 }
 
-fn repo_path(repo: Option<PathBuf>) -> Result<PathBuf> {
+pub fn repo_path(repo: Option<PathBuf>) -> Result<PathBuf> {
     let repo = repo.ok_or_else(|| {
         cairn::Error::InvalidArgument("no repository given: pass --repo DIR or set CAIRN_REPOSITORY".into())
     })?;

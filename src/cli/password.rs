@@ -20,7 +20,13 @@ impl Password {
         get_password(&self.source("CAIRN_PASSWORD", "--password-file"), "new repository password: ", true)
     }
     fn source(&self, env: &'static str, flag: &'static str) -> PasswordSource {
-        PasswordSource { flag_file: self.file.clone(), flag, env, command: self.command.clone() }
+        PasswordSource {
+            flag_file: self.file.clone(),
+            flag,
+            env,
+            command: self.command.clone(),
+            command_flag: "--password-command",
+        }
     }
 }
 
@@ -31,8 +37,9 @@ pub struct PasswordSource {
     pub flag_file: Option<PathBuf>,
     pub flag: &'static str,
     pub env: &'static str,
-    /// `--password-command`.
+    /// `--password-command`, and that flag's name for messages.
     pub command: Option<String>,
+    pub command_flag: &'static str,
 }
 
 /// The password from `src` in that order, else typed on the terminal (twice
@@ -47,7 +54,7 @@ pub fn get_password(src: &PasswordSource, prompt: &str, confirm: bool) -> cairn:
         return read_file(f, src.flag.to_string());
     }
     if let Some(c) = &src.command {
-        return run_password_command(c, "--password-command");
+        return run_password_command(c, src.command_flag);
     }
     if let Ok(p) = std::env::var(src.env) {
         return Ok(p);

@@ -185,7 +185,12 @@ fn keep_partial(repo: &Repository, written: Written) -> Error {
 /// Write the index for what the writer stored (already durable), then the
 /// snapshot. On failure, delete what this backup wrote, leaving the
 /// repository as it was.
-fn commit(repo: &Repository, w: &Written, reused: &(HashSet<Id>, HashSet<Id>), snapshot: &Snapshot) -> Result<Id> {
+pub(crate) fn commit(
+    repo: &Repository,
+    w: &Written,
+    reused: &(HashSet<Id>, HashSet<Id>),
+    snapshot: &Snapshot,
+) -> Result<Id> {
     if let Err(e) = check_reused(repo, reused) {
         undo(repo, w);
         return Err(e);

@@ -83,6 +83,9 @@ pub struct NewKey {
     pub password: String,
     pub params: KdfParams,
     pub cipher: Cipher,
+    /// Hash ids with this key (another repository's, for `copy`); a new
+    /// random one when absent.
+    pub id_key: Option<[u8; 32]>,
 }
 
 impl Repository {
@@ -135,7 +138,11 @@ impl Repository {
         let (master, key_id) = match key {
             Some(k) => {
                 config.encryption = Encryption::from_cipher(Some(k.cipher));
-                let master = Arc::new(MasterKey::random());
+                let mut master = MasterKey::random();
+                if let Some(id) = k.id_key {
+                    master.id = id;
+                }
+                let master = Arc::new(master);
                 let id = crate::repo::keys::write_key(&*backend, &master, &k.password, k.params)?;
                 (Some(master), Some(id))
             }

@@ -142,6 +142,13 @@ impl Sealer {
         self.key.as_ref().map(|k| &k.master)
     }
 
+    /// The key ids are hashed with (none for a plaintext repository): two
+    /// repositories with the same one name every chunk alike, so `copy`
+    /// moves blobs between them without rewriting trees.
+    pub fn id_key(&self) -> Option<[u8; 32]> {
+        self.key.as_ref().map(|k| k.master.id)
+    }
+
     /// The id of a chunk, tree or snapshot: BLAKE3 of its plaintext, keyed
     /// with the repository's id key when encrypted (so the storage holder
     /// cannot test whether a known file is stored).
