@@ -227,6 +227,15 @@ fn hints_for_live_databases_and_no_empty_files_line() {
     let out = run(cairn(&repo).arg("backup").arg(&db));
     assert!(String::from_utf8_lossy(&out.stderr).contains("sqlite:"), "a database given alone");
     drop(c);
+    // Closed, its -wal gone: recognised by its header, in a tree and alone;
+    // a file that only has the name is not.
+    assert!(!src.join("app.db-wal").exists());
+    fs::write(src.join("notes.db"), "plain text").unwrap();
+    let err = String::from_utf8_lossy(&run(cairn(&repo).arg("backup").arg(&src)).stderr).into_owned();
+    assert!(err.contains(&format!("{} is a SQLite database", db.display())), "{err}");
+    assert!(!err.contains("notes.db"), "{err}");
+    let err = String::from_utf8_lossy(&run(cairn(&repo).arg("backup").arg(&db)).stderr).into_owned();
+    assert!(err.contains("sqlite:"), "{err}");
     let text = ok(cairn(&repo).arg("backup").arg(format!("sqlite:{}", db.display())));
     assert!(!text.contains("files:"), "{text}");
     assert!(ok(cairn(&repo).arg("backup").arg(&src)).contains("files:"));

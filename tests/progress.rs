@@ -61,13 +61,16 @@ fn a_terminal_shows_a_live_line_and_a_file_gets_none() {
     assert!(err.is_empty() && String::from_utf8_lossy(&out.stdout).contains("snapshot"), "{out:?}");
 
     // -v without a terminal: timestamped lines, the start and the end.
-    let out = run(cairn(&repo).args(["-v", "check"]));
-    assert!(out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.lines().count() >= 2, "-v logged nothing: {err}");
-    for l in err.lines() {
-        let stamp = l.split(' ').take(2).collect::<Vec<_>>().join(" ");
-        assert!(jiff::civil::DateTime::strptime("%Y-%m-%d %H:%M:%S", &stamp).is_ok(), "not timestamped: {l}");
+    for cmd in [&["check", "--read-data"][..], &["prune"][..]] {
+        let out = run(cairn(&repo).arg("-v").args(cmd));
+        assert!(out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.lines().count() >= 2, "-v {cmd:?} logged nothing: {err}");
+        assert!(err.contains(&format!(" {} started", if cmd[0] == "check" { "check" } else { "prune" })), "{err}");
+        for l in err.lines() {
+            let stamp = l.split(' ').take(2).collect::<Vec<_>>().join(" ");
+            assert!(jiff::civil::DateTime::strptime("%Y-%m-%d %H:%M:%S", &stamp).is_ok(), "not timestamped: {l}");
+        }
     }
 
     // -q: nothing on stderr even when asked to force progress.

@@ -25,6 +25,7 @@ use crate::format::tree::Node;
 use crate::pack::index::{IndexPack, Location, MasterIndex};
 use crate::pack::pack_key;
 use crate::pipeline::write::{BlobWriter, Dedup};
+use crate::progress::{Started, Totals};
 use crate::repo::{IndexLoad, Repository};
 use crate::source::reach::Fns;
 use crate::source::reach::Reached;
@@ -112,7 +113,9 @@ fn mark_reachable(repo: &Repository, index: &MasterIndex, snaps: &[(Id, Snapshot
     let mut bits = vec![0u64; index.len().div_ceil(64)];
     let mut dicts = HashSet::new();
     let mut read = |id: &Id| repo.read_blob_with(index, id);
-    for (_, snap) in snaps {
+    let _shown = Started::new(repo.progress(), "prune", Totals { bytes: None, items: Some(snaps.len() as u64) });
+    for (sid, snap) in snaps {
+        repo.progress().item(&format!("snapshot {}", sid.short()));
         let blob = |r: Reached| -> Result<bool> {
             if r.kind == crate::format::ObjectKind::Dictionary {
                 dicts.insert(*r.id); // not a blob: an object of its own
@@ -130,6 +133,7 @@ fn mark_reachable(repo: &Repository, index: &MasterIndex, snaps: &[(Id, Snapshot
         };
         let mut v = Fns { blob, node: |_: &Path, _: &Node| Ok(true), failed: |_: &Id, _: &Path, e| Err(e) };
         crate::source::reach::walk(&mut read, &snap.tree, &mut v)?;
+        repo.progress().advance(0, 1);
     }
     Ok((bits, dicts))
 }
@@ -407,8 +411,10 @@ fn repack(repo: &Repository, plan: &Plan) -> Result<(Vec<IndexPack>, HashSet<Id>
     }
     // Copies go into new packs even though the index already has them.
     let mut writer = BlobWriter::new(repo, Dedup::Nothing);
+    let _shown = Started::new(repo.progress(), "repack", Totals { bytes: None, items: Some(by_pack.len() as u64) });
     let copied = (|| -> Result<()> {
         for (pack, blobs) in &by_pack {
+            repo.progress().item(&format!("pack {}", pack.short()));
             let bytes = match repo.backend().get(&pack_key(pack)) {
                 Err(crate::backend::BackendError::NotFound { .. }) => {
                     vanished.insert(*pack);
@@ -424,6 +430,7 @@ fn repack(repo: &Repository, plan: &Plan) -> Result<(Vec<IndexPack>, HashSet<Id>
                 let raw = repo.open_located_with(&mut opener, id, loc, bytes.get(s..e).unwrap_or_default())?;
                 copy(&mut writer, loc.kind, *id, &raw)?;
             }
+            repo.progress().advance(0, 1);
         }
         Ok(())
     })();

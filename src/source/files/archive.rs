@@ -102,6 +102,13 @@ impl Drop for Done<'_> {
     }
 }
 
+/// True if the file starts with SQLite's header string.
+fn sqlite_header(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 16];
+    File::open(path).and_then(|mut f| f.read_exact(&mut head)).is_ok() && &head == b"SQLite format 3\0"
+}
+
 /// How many times a file that changes while read is read again.
 const CHANGED_RETRIES: usize = 2;
 
@@ -190,6 +197,17 @@ impl<'a, 'r> FileArchiver<'a, 'r> {
                 "{} looks like a live SQLite database (its -wal is beside it): copied as plain files it may be torn; back it up as sqlite:{} for a consistent snapshot",
                 db.display(),
                 db.display()
+            ));
+            return;
+        }
+        // No -wal: a database given alone, or named like one in a tree, is
+        // recognised by its header (one 16-byte read, only for those).
+        let named = [".db", ".sqlite", ".sqlite3"].iter().any(|x| s.ends_with(x.as_bytes()));
+        if (depth == 0 || named) && sqlite_header(path) {
+            self.warnings.push(format!(
+                "{} is a SQLite database: copied as a plain file it is torn if written meanwhile; back it up as sqlite:{} for a consistent snapshot",
+                path.display(),
+                path.display()
             ));
         }
     }
