@@ -14,7 +14,7 @@ pub fn message(e: &anyhow::Error) -> String {
         Error::TargetNotEmpty(p) => {
             format!("restore target {} is not empty: choose an empty directory or pass --overwrite", p.display())
         }
-        Error::PasswordRequired => "the repository is encrypted: set CAIRN_PASSWORD, pass --password-file FILE (or CAIRN_PASSWORD_FILE), or run in a terminal".into(),
+        Error::PasswordRequired => "the repository is encrypted: set CAIRN_PASSWORD, pass --password-file FILE or --password-command CMD (or CAIRN_PASSWORD_FILE, CAIRN_PASSWORD_COMMAND), or run in a terminal".into(),
         Error::NotEncrypted => "the repository is not encrypted (created with --no-encryption), so it has no keys".into(),
         Error::ReusedObjectDeleted { key } => format!(
             "{key}, which this backup reuses, was deleted by a prune meanwhile (the backup ran longer than prune's --grace); nothing was committed: run the backup again"

@@ -22,10 +22,14 @@ pub struct Stats {
     pub unique_blobs: u64,
     /// Plaintext bytes of those distinct blobs.
     pub unique_bytes: u64,
+    /// The part of them that is content (file chunks, database pages), not
+    /// metadata (trees, manifests, page lists).
+    pub unique_data_bytes: u64,
     /// Bytes they occupy in packs (sealed: compressed plus envelope). For the
     /// whole repository: the total size of all pack files.
     pub stored_bytes: u64,
-    /// logical / unique (how much deduplication saves).
+    /// logical / unique content (how much deduplication saves): 1.0 for
+    /// one snapshot without repeated content, whatever its metadata.
     pub dedup_ratio: f64,
     /// unique / stored (how much compression saves).
     pub compression_ratio: f64,
@@ -56,7 +60,11 @@ pub fn stats(repo: &Repository, snaps: &[Snapshot], whole_repo: bool) -> Result<
             }
             if let Some(at) = index.position(r.id) {
                 s.unique_blobs += 1;
-                s.unique_bytes += index.entry(at).1.raw_length as u64;
+                let len = index.entry(at).1.raw_length as u64;
+                s.unique_bytes += len;
+                if r.kind == ObjectKind::Data {
+                    s.unique_data_bytes += len;
+                }
                 s.stored_bytes += index.share(&shares, at);
             }
             Ok(true)
@@ -67,7 +75,7 @@ pub fn stats(repo: &Repository, snaps: &[Snapshot], whole_repo: bool) -> Result<
     if whole_repo {
         s.stored_bytes = repo.backend().list(PREFIX_DATA)?.iter().map(|o| o.size).sum();
     }
-    s.dedup_ratio = ratio(s.logical_bytes, s.unique_bytes);
+    s.dedup_ratio = ratio(s.logical_bytes, s.unique_data_bytes);
     s.compression_ratio = ratio(s.unique_bytes, s.stored_bytes);
     Ok(s)
 }
