@@ -108,4 +108,8 @@ fn copy_refuses_pairs_that_cannot_copy() {
     let (_, err) = fails(&mut c);
     one_line(&err);
     assert!(!plain.exists() || fs::read_dir(&plain).unwrap().next().is_none());
+    // No password for the source: the message names the source's variables.
+    let (_, err) = fails(cairn(&unrelated).env_remove("CAIRN_FROM_PASSWORD").args(["copy", "--from-repo"]).arg(&src));
+    one_line(&err);
+    assert!(err.contains("CAIRN_FROM_PASSWORD"), "{err}");
 }

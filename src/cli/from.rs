@@ -34,10 +34,19 @@ impl From {
         };
         let pw = || super::get_password(&src, "password of the --from-repo repository: ", false);
         let backend = std::sync::Arc::new(cairn::backend::local::LocalBackend::new(&path));
-        let repo = match index {
-            true => Repository::open(backend, Some(&pw))?,
-            false => Repository::open_without_index(backend, Some(&pw))?,
+        let opened = match index {
+            true => Repository::open(backend, Some(&pw)),
+            false => Repository::open_without_index(backend, Some(&pw)),
         };
-        Ok(Some(repo))
+        match opened {
+            Ok(repo) => Ok(Some(repo)),
+            // The usual message names the destination's variables.
+            Err(cairn::Error::PasswordRequired) => Err(cairn::Error::InvalidArgument(format!(
+                "--from-repo {} is encrypted: set CAIRN_FROM_PASSWORD, pass --from-password-file FILE or --from-password-command CMD (or CAIRN_FROM_PASSWORD_FILE, CAIRN_FROM_PASSWORD_COMMAND), or run in a terminal",
+                path.display()
+            ))
+            .into()),
+            Err(e) => Err(e.into()),
+        }
     }
 }
