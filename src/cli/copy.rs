@@ -29,14 +29,7 @@ impl Args {
             return Err(cairn::Error::InvalidArgument(msg.into()).into());
         };
         cairn::ops::copy::check_pair(&from, to)?;
-        let filter = self.filter.filter();
-        let snaps = match self.ids.is_empty() {
-            true => filter.list(&from)?,
-            false => {
-                let named = self.ids.iter().map(|s| from.resolve_snapshot(s)).collect::<cairn::Result<Vec<_>>>()?;
-                named.into_iter().filter(|(_, s)| filter.matches(s)).collect()
-            }
-        };
+        let snaps = self.filter.select(&from, &self.ids)?;
         if snaps.is_empty() {
             let what = self.filter.describe();
             let msg = format!(

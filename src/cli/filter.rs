@@ -1,6 +1,7 @@
 //! `--tag`, `--host`, `--path` for the commands that cover many snapshots
 //! (`snapshots`, `forget`, `tag`, `find`, `copy`), as the library's `Filter`.
 
+use cairn::format::snapshot::Snapshot;
 use cairn::ops::select::Filter;
 
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -29,6 +30,17 @@ impl Args {
             hosts: self.hosts.clone(),
             sources: self.paths.clone(),
         }
+    }
+
+    /// The snapshots `ids` name (ids, prefixes, `latest`) that the filter
+    /// matches, or with no ids every snapshot it matches; oldest first.
+    pub fn select(&self, repo: &cairn::Repository, ids: &[String]) -> cairn::Result<Vec<(cairn::Id, Snapshot)>> {
+        let filter = self.filter();
+        if ids.is_empty() {
+            return filter.list(repo);
+        }
+        let named = ids.iter().map(|s| repo.resolve_snapshot(s)).collect::<cairn::Result<Vec<_>>>()?;
+        Ok(named.into_iter().filter(|(_, s)| filter.matches(s)).collect())
     }
 
     /// The filter as it was given, for a message.

@@ -35,18 +35,11 @@ impl Args {
     pub fn run(self, repo: &Repository) -> Result<i32> {
         let change =
             TagChange { set: (!self.set.is_empty()).then(|| self.set.clone()), add: self.add, remove: self.remove };
-        let filter = self.filter.filter();
-        let ids: Vec<cairn::Id> = match self.ids.is_empty() {
-            true if filter.is_empty() => {
-                let msg = "tag: name the snapshots (ids or latest) or select them with --tag, --host or --path";
-                return Err(cairn::Error::InvalidArgument(msg.into()).into());
-            }
-            true => filter.list(repo)?.into_iter().map(|(id, _)| id).collect(),
-            false => {
-                let named = self.ids.iter().map(|s| repo.resolve_snapshot(s)).collect::<cairn::Result<Vec<_>>>()?;
-                named.into_iter().filter(|(_, s)| filter.matches(s)).map(|(id, _)| id).collect()
-            }
-        };
+        if self.ids.is_empty() && self.filter.filter().is_empty() {
+            let msg = "tag: name the snapshots (ids or latest) or select them with --tag, --host or --path";
+            return Err(cairn::Error::InvalidArgument(msg.into()).into());
+        }
+        let ids: Vec<cairn::Id> = self.filter.select(repo, &self.ids)?.into_iter().map(|(id, _)| id).collect();
         if ids.is_empty() {
             let msg = format!("no snapshot matches {}; no tag changed", self.filter.describe());
             return Err(cairn::Error::InvalidArgument(msg).into());
