@@ -163,7 +163,14 @@ impl Args {
                 );
                 for r in &g.snapshots {
                     let what = if r.keep { "keep  " } else { "remove" };
-                    println!("  {what} {} {}  {}", r.short_id, r.time, r.reasons.join(", "));
+                    // The plan's times are RFC 3339; people read the local zone.
+                    let when = r.time.parse::<jiff::Timestamp>().map(|t| super::local_time(t.as_nanosecond() as i64));
+                    println!(
+                        "  {what} {} {}  {}",
+                        r.short_id,
+                        when.unwrap_or_else(|_| r.time.clone()),
+                        r.reasons.join(", ")
+                    );
                 }
             }
         }
