@@ -3,7 +3,8 @@
 //! Modules are layers, each using only those listed before it:
 //! - `format`: every constant and on-disk encoding (ids, trees, snapshots,
 //!   the one validating decoder), and `failpoint`, `sys`, `sample`,
-//!   `progress` (the progress observer and the stop flag);
+//!   `progress` (the progress observer and the stop flag), `metrics` (a
+//!   run's Prometheus metrics, written or pushed);
 //! - `seal` (compression, encryption, key files, dictionaries) and
 //!   `backend` (where objects are stored);
 //! - `pack`: pack files, index files and the in-memory index;
@@ -30,6 +31,7 @@ pub mod chunker;
 pub mod error;
 pub mod failpoint;
 pub mod format;
+pub mod metrics;
 pub mod mount;
 pub mod ops;
 pub mod pack;

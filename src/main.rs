@@ -2,7 +2,7 @@
 
 mod cli;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 fn main() {
     tune_allocator();
@@ -10,7 +10,11 @@ fn main() {
     // quietly, as for any Unix tool, instead of a panic on the failed write.
     // SAFETY: restoring the default disposition of one signal before any thread starts.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
-    let args = match cli::Cli::try_parse() {
+    let parsed = cli::Cli::command().try_get_matches().and_then(|m| {
+        let name = m.subcommand_name().unwrap_or("cairn").to_string();
+        cli::Cli::from_arg_matches(&m).map(|a| (a, name))
+    });
+    let (args, name) = match parsed {
         Ok(a) => a,
         Err(e) if e.use_stderr() => {
             eprintln!("{}", clap_message(&e.to_string()));
@@ -19,7 +23,7 @@ fn main() {
         Err(e) => e.exit(),
     };
     let cancel = if args.stops_cleanly() { stop_on_signals() } else { cairn::progress::Cancel::new() };
-    let code = match cli::run(args, cancel) {
+    let code = match cli::run(args, cancel, &name) {
         Ok(code) => code,
         Err(e) => {
             let code = e.downcast_ref::<cairn::Error>().map(|e| e.exit_code()).unwrap_or(1);

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 /// Layers from the bottom; modules of one layer do not use each other.
 const LAYERS: &[&[&str]] = &[
-    &["format", "failpoint", "sys", "sample", "progress"],
+    &["format", "failpoint", "sys", "sample", "progress", "metrics"],
     &["seal", "backend"],
     &["pack"],
     &["error"],

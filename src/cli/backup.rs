@@ -167,7 +167,12 @@ pub fn parse_time(flag: &str, s: &str) -> Result<jiff::Timestamp> {
 
 impl Args {
     /// `stack` is the loaded stack file when `--stack` was given.
-    pub fn run(self, repo: &Repository, stack: Option<&cairn::stack::StackFile>) -> Result<i32> {
+    pub fn run(
+        self,
+        repo: &Repository,
+        stack: Option<&cairn::stack::StackFile>,
+        metrics: &std::sync::Mutex<cairn::metrics::Metrics>,
+    ) -> Result<i32> {
         let time = self.time.as_deref().map(|t| parse_time("--time", t)).transpose()?;
         let max_hold = match self.max_hold {
             Some(s) if !(s.is_finite() && s > 0.0 && s <= 86400.0) => {
@@ -207,7 +212,7 @@ impl Args {
                 time,
                 host: self.host,
             };
-            return super::stack::backup(repo, stack, &o, self.json);
+            return super::stack::backup(repo, stack, &o, self.json, metrics);
         }
         let opts = BackupOptions {
             sources: self.select.sources(&self.paths)?,
@@ -219,6 +224,7 @@ impl Args {
             parent: self.parent.as_deref().map(|p| repo.resolve_snapshot(p).map(|(id, _)| id)).transpose()?,
         };
         let r = backup(repo, &opts)?;
+        super::metrics::backup(metrics, repo, &r);
         for w in &r.warnings {
             eprintln!("warning: {w}");
         }

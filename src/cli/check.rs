@@ -29,7 +29,12 @@ pub struct Args {
 }
 
 impl Args {
-    pub fn run(self, path: PathBuf, pw: &super::Session) -> Result<i32> {
+    pub fn run(
+        self,
+        path: PathBuf,
+        pw: &super::Session,
+        metrics: &std::sync::Mutex<cairn::metrics::Metrics>,
+    ) -> Result<i32> {
         // check builds its own index so that one unreadable index file is a
         // finding, not a reason to stop.
         let mut repo = Repository::open_without_index(Arc::new(LocalBackend::new(path)), Some(&|| pw.get()))?;
@@ -40,6 +45,22 @@ impl Args {
             (None, false) => ReadData::None,
         };
         let mut rep = check_with(&repo, read)?;
+        {
+            let mut m = metrics.lock().expect("metrics");
+            m.set(
+                "cairn_check_errors",
+                "Problems check found (0: the repository is sound)",
+                &[],
+                rep.errors.len() as f64,
+            );
+            m.set("cairn_check_packs_read", "Packs check read whole", &[], rep.packs_read as f64);
+            m.set(
+                "cairn_check_damaged_blobs",
+                "Blobs check found damaged or missing",
+                &[],
+                rep.damaged_blobs.len() as f64,
+            );
+        }
         if self.quarantine && !rep.is_ok() {
             rep.quarantined = cairn::ops::check::quarantine(&repo, &rep)?;
         }

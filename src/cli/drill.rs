@@ -50,7 +50,12 @@ pub struct Args {
 }
 
 impl Args {
-    pub fn run(self, repo: &Repository, stack: &StackFile) -> Result<i32> {
+    pub fn run(
+        self,
+        repo: &Repository,
+        stack: &StackFile,
+        metrics: &std::sync::Mutex<cairn::metrics::Metrics>,
+    ) -> Result<i32> {
         if self.history {
             return history(repo, stack, self.json);
         }
@@ -79,6 +84,27 @@ impl Args {
         let integrity = cairn::stack::integrity::IntegrityOptions { full: false, redis_password: password };
         let o = DrillOptions { scenario, rto, rpo, integrity };
         let r = drill(repo, stack, &sel.id, &sel.snapshot, scratch.path(), &o)?;
+        {
+            let mut m = metrics.lock().expect("metrics");
+            m.set("cairn_drill_success", "1 if the drill met every objective", &[], if r.ok { 1.0 } else { 0.0 });
+            m.set("cairn_drill_restore_seconds", "How long the drill's whole recovery took", &[], r.total_s);
+            m.set("cairn_drill_rto_seconds", "The recovery time objective the drill was held to", &[], r.rto_s);
+            for c in &r.components {
+                let l = [("component", c.name.as_str())];
+                m.set(
+                    "cairn_drill_component_restore_seconds",
+                    "A component's verified restore and checks",
+                    &l,
+                    c.restore_s,
+                );
+                m.set(
+                    "cairn_drill_component_age_seconds",
+                    "Age of the component's newest snapshot (its RPO exposure)",
+                    &l,
+                    c.age_s,
+                );
+            }
+        }
         // The drill's one write: its record.
         if let Err(e) = cairn::repo::drills::save(repo, &r.record(&sel.id)) {
             eprintln!("warning: the drill's record was not saved: {e}");

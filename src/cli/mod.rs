@@ -19,6 +19,7 @@ mod init;
 mod integrity;
 mod key;
 mod ls;
+pub mod metrics;
 mod mount;
 mod password;
 pub mod progress;
@@ -74,6 +75,18 @@ pub struct Cli {
     /// Show times in UTC instead of the local time zone.
     #[arg(long, global = true)]
     utc: bool,
+    /// Write this run's metrics (Prometheus text format, with the guide's
+    /// backup_job_success and backup_last_success_timestamp) to FILE, for
+    /// node_exporter's textfile collector.
+    #[arg(long, global = true, value_name = "FILE", env = "CAIRN_METRICS_FILE")]
+    metrics_file: Option<PathBuf>,
+    /// Push this run's metrics to the Pushgateway at URL, grouped by job
+    /// and instance (this host).
+    #[arg(long, global = true, value_name = "URL", env = "CAIRN_PUSHGATEWAY")]
+    pushgateway: Option<String>,
+    /// The metrics' job label (default: the command, e.g. `backup`).
+    #[arg(long, global = true, value_name = "NAME")]
+    metrics_job: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -147,7 +160,30 @@ enum Command {
     Key(key::Command),
 }
 
-pub fn run(cli: Cli, cancel: cairn::progress::Cancel) -> Result<i32> {
+/// Run the command `name` and hand its metrics, with its outcome, to the
+/// sink the flags name.
+pub fn run(cli: Cli, cancel: cairn::progress::Cancel, name: &str) -> Result<i32> {
+    let started = std::time::Instant::now();
+    let sink = metrics::Sink {
+        file: cli.metrics_file.clone(),
+        pushgateway: cli.pushgateway.clone(),
+        job: cli.metrics_job.clone().unwrap_or_else(|| name.to_string()),
+    };
+    let recorder = std::sync::Mutex::new(cairn::metrics::Metrics::default());
+    let r = run_command(cli, cancel, &recorder);
+    let code = match &r {
+        Ok(c) => *c,
+        Err(e) => e.downcast_ref::<cairn::Error>().map(|e| e.exit_code()).unwrap_or(1),
+    };
+    sink.finish(&recorder, code, started);
+    r
+}
+
+fn run_command(
+    cli: Cli,
+    cancel: cairn::progress::Cancel,
+    metrics: &std::sync::Mutex<cairn::metrics::Metrics>,
+) -> Result<i32> {
     if cli.utc {
         // Local times are shown in $TZ's zone, so UTC is TZ=UTC; set
         // before any thread starts or any time is formatted.
@@ -163,7 +199,7 @@ pub fn run(cli: Cli, cancel: cairn::progress::Cancel) -> Result<i32> {
         Command::Backup(a) => {
             let st = a.stack.as_deref().map(cairn::stack::load).transpose()?;
             let repo = repo.or_else(|| st.as_ref().and_then(|s| s.repository.clone()));
-            a.run(&open(repo, &pw)?, st.as_ref())
+            a.run(&open(repo, &pw)?, st.as_ref(), metrics)
         }
         Command::Snapshots(a) => a.run(&open_without_index(repo, &pw)?),
         Command::Ls(a) => a.run(&open(repo, &pw)?),
@@ -179,7 +215,7 @@ pub fn run(cli: Cli, cancel: cairn::progress::Cancel) -> Result<i32> {
         Command::Find(a) => a.run(&open(repo, &pw)?),
         Command::Mount(a) => a.run(open(repo, &pw)?, &pw.cancel),
         Command::Stats(a) => a.run(&open(repo, &pw)?),
-        Command::Check(a) => a.run(repo_path(repo)?, &pw),
+        Command::Check(a) => a.run(repo_path(repo)?, &pw, metrics),
         // Prune reads its own index after listing the snapshots.
         Command::Forget(a) => {
             let st = a.stack.as_deref().map(cairn::stack::load).transpose()?;
@@ -200,7 +236,7 @@ pub fn run(cli: Cli, cancel: cairn::progress::Cancel) -> Result<i32> {
         Command::Drill(a) => {
             let st = cairn::stack::load(&a.stack)?;
             let repo = repo.or_else(|| st.repository.clone());
-            a.run(&open(repo, &pw)?, &st)
+            a.run(&open(repo, &pw)?, &st, metrics)
         }
         Command::Key(c) => c.run(&open_without_index(repo, &pw)?),
     }

@@ -33,8 +33,17 @@ fn notify(stack: &StackFile, event: &str, result: &Result<serde_json::Value>) {
     }
 }
 
-pub fn backup(repo: &Repository, stack: &StackFile, o: &StackBackupOptions, json: bool) -> Result<i32> {
+pub fn backup(
+    repo: &Repository,
+    stack: &StackFile,
+    o: &StackBackupOptions,
+    json: bool,
+    metrics: &std::sync::Mutex<cairn::metrics::Metrics>,
+) -> Result<i32> {
     let r = cairn::stack::backup::backup(repo, stack, o).map_err(anyhow::Error::from);
+    if let Ok(r) = &r {
+        super::metrics::backup(metrics, repo, r);
+    }
     let summary = r.as_ref().map(|r| {
         let st = r.snapshot.stack.as_ref().expect("a stack snapshot");
         let components: Vec<_> = st.components.iter().map(super::snapshots::component_json).collect();
