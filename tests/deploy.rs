@@ -9,7 +9,6 @@
 //! Debian's prometheus for promtool).
 
 mod common;
-use common::*;
 use serde_json::Value;
 use std::fs;
 use std::path::{Path, PathBuf};
