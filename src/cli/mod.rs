@@ -21,6 +21,7 @@ mod key;
 mod ls;
 pub mod metrics;
 mod mount;
+mod notify;
 mod password;
 pub mod progress;
 mod protect;
@@ -170,13 +171,22 @@ pub fn run(cli: Cli, cancel: cairn::progress::Cancel, name: &str) -> Result<i32>
         job: cli.metrics_job.clone().unwrap_or_else(|| name.to_string()),
     };
     let recorder = std::sync::Mutex::new(cairn::metrics::Metrics::default());
+    let own_webhook = cli.command.notifies_itself();
     let r = run_command(cli, cancel, &recorder);
     let code = match &r {
         Ok(c) => *c,
         Err(e) => e.downcast_ref::<cairn::Error>().map(|e| e.exit_code()).unwrap_or(1),
     };
+    // The error first, then what the wrappers have to say about delivering it.
+    let message = r.as_ref().err().map(words::message);
+    if let Some(m) = &message {
+        eprintln!("error: {m}");
+    }
     sink.finish(&recorder, code, started);
-    r
+    if code != 0 && !own_webhook {
+        notify::failure(name, code, message.as_deref().unwrap_or(&format!("exit code {code}")));
+    }
+    Ok(code)
 }
 
 fn run_command(
@@ -252,6 +262,16 @@ impl Cli {
 }
 
 impl Command {
+    /// True if the command reports to its stack file's webhook itself.
+    fn notifies_itself(&self) -> bool {
+        match self {
+            Command::Backup(a) => a.stack.is_some(),
+            Command::Restore(a) => a.stack.is_some(),
+            Command::Integrity(_) | Command::Drill(_) => true,
+            _ => false,
+        }
+    }
+
     /// True if the command was asked for JSON output (progress then comes
     /// as JSON status lines).
     fn prints_json(&self) -> bool {
