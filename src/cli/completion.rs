@@ -50,7 +50,14 @@ impl Man {
 }
 
 /// `cairn version`: the version, and what this build reads and writes.
-pub fn version() -> Result<i32> {
+pub fn version(json: bool) -> Result<i32> {
+    if json {
+        super::print_json(&serde_json::json!({
+            "version": env!("CARGO_PKG_VERSION"), "format_version": cairn::format::REPO_VERSION,
+            "sqlite": rusqlite::version(), "os": std::env::consts::OS, "arch": std::env::consts::ARCH,
+        }));
+        return Ok(0);
+    }
     println!("cairn {}", env!("CARGO_PKG_VERSION"));
     println!("repository format {} (reads 1 to {})", cairn::format::REPO_VERSION, cairn::format::REPO_VERSION);
     println!("SQLite {} (bundled)", rusqlite::version());

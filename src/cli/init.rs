@@ -52,6 +52,9 @@ pub struct Args {
     /// `copy` can move snapshots between them.
     #[command(flatten)]
     from: super::from::From,
+    /// Print {repository_id, path, encrypted, format_version, shares_ids_with} as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 /// `--cipher` values.
@@ -138,6 +141,14 @@ impl Args {
             Some(NewKey { password: pw.get_new()?, params, cipher: self.cipher.into(), id_key })
         };
         let repo = Repository::init_local(&path, config, key)?;
+        if self.json {
+            super::print_json(&serde_json::json!({
+                "repository_id": repo.config.id.to_hex(), "path": path.display().to_string(),
+                "encrypted": !self.no_encryption, "format_version": repo.config.version,
+                "shares_ids_with": from.as_ref().map(|f| f.config.id.to_hex()),
+            }));
+            return Ok(0);
+        }
         let how = if self.no_encryption { "plaintext (--no-encryption)" } else { "encrypted" };
         println!("created {how} cairn repository {} at {}", repo.config.id.short(), path.display());
         Ok(0)

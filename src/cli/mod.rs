@@ -151,8 +151,12 @@ enum Command {
     /// Print the man page, or write one per command into a directory.
     Man(completion::Man),
     /// Print the version and what this build reads and writes.
-    #[command(after_help = "Example:\n  cairn version")]
-    Version,
+    #[command(after_help = "Examples:\n  cairn version\n  cairn version --json")]
+    Version {
+        /// Print {version, format_version, sqlite, os, arch} as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Manage the passwords (key files) of an encrypted repository.
     #[command(
         subcommand,
@@ -241,7 +245,7 @@ fn run_command(
         Command::Demo(a) => a.run(),
         Command::Completion(a) => a.run(),
         Command::Man(a) => a.run(),
-        Command::Version => completion::version(),
+        Command::Version { json } => completion::version(json),
         Command::Integrity(a) => a.run(),
         Command::Drill(a) => {
             let st = cairn::stack::load(&a.stack)?;

@@ -8,11 +8,25 @@ use cairn::Repository;
 pub struct Args {
     /// Snapshot: `latest`, a full id or a unique id prefix.
     snapshot: String,
+    /// Print {snapshot, protected, changed} as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 impl Args {
     pub fn run(self, repo: &Repository, protect: bool) -> Result<i32> {
         let (id, _) = repo.resolve_snapshot(&self.snapshot)?;
+        if self.json {
+            let changed = match protect {
+                true => {
+                    !cairn::repo::marks::protected(repo)?.contains(&id)
+                        && cairn::repo::marks::protect(repo, &id).is_ok()
+                }
+                false => cairn::repo::marks::unprotect(repo, &id)?,
+            };
+            super::print_json(&serde_json::json!({"snapshot": id.to_hex(), "protected": protect, "changed": changed}));
+            return Ok(0);
+        }
         if protect {
             cairn::repo::marks::protect(repo, &id)?;
             println!("snapshot {} is protected: forget will never remove it", id.short());
