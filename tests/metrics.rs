@@ -118,6 +118,7 @@ fn every_job_writes_metrics_promtool_accepts() {
                 );
             }
             assert!(value(&ok_run, "cairn_repository_size_bytes").unwrap() > 0.0);
+            assert!(value(&ok_run, "cairn_database_pages").unwrap() > 1.0, "{ok_run}");
         }
         if job == "check" {
             assert!(value(&text, "cairn_check_errors").unwrap() >= 1.0, "{text}");

@@ -84,6 +84,17 @@ pub fn backup(m: &Mutex<Metrics>, repo: &cairn::Repository, r: &cairn::ops::back
             m.set("cairn_component_hold_seconds", "How long a component's application was held up", &l, h as f64 / 1e6);
         }
     }
+    // Per database, from its capture report: pages and how long writers waited.
+    for d in r.reports.iter().filter(|r| r.group == "databases") {
+        let path = d.json["path"].as_str().unwrap_or_default();
+        let l = [("database", path)];
+        if let Some(p) = d.json["pages"].as_f64() {
+            m.set("cairn_database_pages", "Pages of a database captured", &l, p);
+        }
+        if let Some(h) = d.json["hold_ms"].as_f64() {
+            m.set("cairn_database_hold_seconds", "How long the database's read transaction was held", &l, h / 1e3);
+        }
+    }
     repository(&mut m, repo);
 }
 
