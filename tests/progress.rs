@@ -73,6 +73,11 @@ fn a_terminal_shows_a_live_line_and_a_file_gets_none() {
         }
     }
 
+    // --progress into a file: timestamped lines (indicatif would draw nothing there).
+    let out = run(cairn(&repo).args(["--progress", "check", "--read-data"]));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && err.contains(" check started") && !err.contains('\r'), "{err}");
+
     // -q: nothing on stderr even when asked to force progress.
     let out = run(cairn(&repo).args(["-q", "--progress", "check"]));
     assert!(out.status.success() && out.stderr.is_empty(), "{out:?}");

@@ -69,8 +69,8 @@ pub struct Cli {
     /// No progress display, even on a terminal.
     #[arg(long, global = true)]
     no_progress: bool,
-    /// Progress even when stderr is not a terminal (a CI log); with --json
-    /// the status lines go to stdout.
+    /// Progress even when stderr is not a terminal: timestamped lines (a
+    /// CI log); with --json, JSON status lines on stdout.
     #[arg(long, global = true, conflicts_with = "no_progress")]
     progress: bool,
     /// Show times in UTC instead of the local time zone.

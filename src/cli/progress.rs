@@ -23,10 +23,13 @@ pub struct Shown {
 
 /// The observer for a command, `json` if it prints JSON.
 pub fn observer(shown: Shown, json: bool) -> Arc<dyn Progress> {
-    let live = !shown.quiet && !shown.no_progress && (shown.force || std::io::stderr().is_terminal());
+    let terminal = std::io::stderr().is_terminal();
+    let live = !shown.quiet && !shown.no_progress && (shown.force || terminal);
     match (live, json) {
         (true, true) => Arc::new(JsonStatus::default()),
-        (true, false) => Arc::new(Bar::default()),
+        (true, false) if terminal => Arc::new(Bar::default()),
+        // Forced into a log (indicatif draws nothing there): lines, not redraws.
+        (true, false) => Arc::new(Log { items: shown.verbose > 1, ..Log::default() }),
         (false, _) if shown.verbose > 0 && !shown.quiet => Arc::new(Log { items: shown.verbose > 1, ..Log::default() }),
         _ => Arc::new(cairn::progress::Silent),
     }
