@@ -20,6 +20,7 @@
 mod direct;
 pub mod local;
 pub mod memory;
+pub mod s3;
 
 use std::io;
 

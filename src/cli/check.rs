@@ -2,10 +2,8 @@
 
 use super::print_json;
 use anyhow::Result;
-use cairn::backend::local::LocalBackend;
 use cairn::ops::check::{check_with, ReadData};
 use cairn::Repository;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 #[derive(clap::Args)]
@@ -31,13 +29,13 @@ pub struct Args {
 impl Args {
     pub fn run(
         self,
-        path: PathBuf,
+        backend: Arc<dyn cairn::backend::Backend>,
         pw: &super::Session,
         metrics: &std::sync::Mutex<cairn::metrics::Metrics>,
     ) -> Result<i32> {
         // check builds its own index so that one unreadable index file is a
         // finding, not a reason to stop.
-        let mut repo = Repository::open_without_index(Arc::new(LocalBackend::new(path)), Some(&|| pw.get()))?;
+        let mut repo = Repository::open_without_index(backend, Some(&|| pw.get()))?;
         pw.attach(&mut repo);
         let read = match (&self.read_data_subset, self.read_data) {
             (Some(s), _) => parse_subset(s)?,

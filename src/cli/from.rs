@@ -24,7 +24,7 @@ impl From {
     /// Open the other repository (with its index when `index`).
     pub fn open(&self, index: bool) -> Result<Option<Repository>> {
         let Some(path) = &self.from_repo else { return Ok(None) };
-        let path = super::repo_path(Some(path.clone())).map_err(|e| anyhow::anyhow!("--from-repo: {e}"))?;
+        let backend = super::location::backend(Some(path.clone())).map_err(|e| anyhow::anyhow!("--from-repo: {e}"))?;
         let src = super::PasswordSource {
             flag_file: self.from_password_file.clone(),
             flag: "--from-password-file",
@@ -33,7 +33,6 @@ impl From {
             command_flag: "--from-password-command",
         };
         let pw = || super::get_password(&src, "password of the --from-repo repository: ", false);
-        let backend = std::sync::Arc::new(cairn::backend::local::LocalBackend::new(&path));
         let opened = match index {
             true => Repository::open(backend, Some(&pw)),
             false => Repository::open_without_index(backend, Some(&pw)),

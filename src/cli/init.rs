@@ -120,10 +120,11 @@ fn check_flags(a: &Args) -> Result<()> {
 }
 
 impl Args {
-    pub fn run(self, path: PathBuf, pw: &super::Session) -> Result<i32> {
+    pub fn run(self, repo: Option<PathBuf>, pw: &super::Session) -> Result<i32> {
         check_flags(&self)?;
         let mut chunker = ChunkerParams { min: self.chunk_min, avg: self.chunk_avg, max: self.chunk_max };
-        Repository::check_can_init(&path)?;
+        let backend = super::location::new_backend(repo)?;
+        let path = backend.location();
         let from = self.from.open(false)?;
         let id_key = from.as_ref().and_then(|f| f.sealer().id_key());
         if let Some(f) = &from {
@@ -140,17 +141,17 @@ impl Args {
             let params = self.kdf()?;
             Some(NewKey { password: pw.get_new()?, params, cipher: self.cipher.into(), id_key })
         };
-        let repo = Repository::init_local(&path, config, key)?;
+        let repo = Repository::init(backend, config, key)?;
         if self.json {
             super::print_json(&serde_json::json!({
-                "repository_id": repo.config.id.to_hex(), "path": path.display().to_string(),
+                "repository_id": repo.config.id.to_hex(), "path": path,
                 "encrypted": !self.no_encryption, "format_version": repo.config.version,
                 "shares_ids_with": from.as_ref().map(|f| f.config.id.to_hex()),
             }));
             return Ok(0);
         }
         let how = if self.no_encryption { "plaintext (--no-encryption)" } else { "encrypted" };
-        println!("created {how} cairn repository {} at {}", repo.config.id.short(), path.display());
+        println!("created {how} cairn repository {} at {path}", repo.config.id.short());
         Ok(0)
     }
 }

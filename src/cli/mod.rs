@@ -18,6 +18,7 @@ mod from;
 mod init;
 mod integrity;
 mod key;
+mod location;
 mod ls;
 pub mod metrics;
 mod mount;
@@ -209,7 +210,7 @@ fn run_command(
     let password = Password { file: cli.password_file, command: cli.password_command };
     let (repo, pw) = (cli.repo, Session { password, shown, cancel, json });
     match cli.command {
-        Command::Init(a) => a.run(repo_path(repo)?, &pw),
+        Command::Init(a) => a.run(repo, &pw),
         Command::Backup(a) => {
             let st = a.stack.as_deref().map(cairn::stack::load).transpose()?;
             let repo = repo.or_else(|| st.as_ref().and_then(|s| s.repository.clone()));
@@ -229,7 +230,7 @@ fn run_command(
         Command::Find(a) => a.run(&open(repo, &pw)?),
         Command::Mount(a) => a.run(open(repo, &pw)?, &pw.cancel),
         Command::Stats(a) => a.run(&open(repo, &pw)?),
-        Command::Check(a) => a.run(repo_path(repo)?, &pw, metrics),
+        Command::Check(a) => a.run(location::backend(repo)?, &pw, metrics),
         // Prune reads its own index after listing the snapshots.
         Command::Forget(a) => {
             let st = a.stack.as_deref().map(cairn::stack::load).transpose()?;
@@ -313,37 +314,11 @@ impl Session {
     }
 }
 
-pub fn repo_path(repo: Option<PathBuf>) -> Result<PathBuf> {
-    let repo = repo.ok_or_else(|| {
-        cairn::Error::InvalidArgument("no repository given: pass --repo DIR or set CAIRN_REPOSITORY".into())
-    })?;
-    if let Some(scheme) = remote_scheme(&repo.to_string_lossy()) {
-        return Err(cairn::Error::InvalidArgument(format!(
-            "--repo {}: {scheme} repositories are not supported yet, only a local directory (write ./{} for a directory of that name)",
-            repo.display(),
-            repo.display()
-        ))
-        .into());
-    }
-    Ok(repo)
-}
-
-/// The scheme of a repository location that names remote storage
-/// (`s3:host/bucket`, `sftp:user@host:/path`, `rest:…`, any `scheme://…`),
-/// which must not silently become a local directory called `s3:host`.
-fn remote_scheme(location: &str) -> Option<String> {
-    const PREFIXES: [&str; 9] = ["s3", "sftp", "rest", "b2", "azure", "gs", "swift", "rclone", "http"];
-    let (scheme, rest) = location.split_once(':')?;
-    let plain = !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c));
-    (plain && (rest.starts_with("//") || PREFIXES.contains(&scheme.to_ascii_lowercase().as_str())))
-        .then(|| scheme.to_string())
-}
-
 /// Open with the index loaded; index files that could not be read are
 /// warned about (what they listed is then stored again by a backup, or
 /// missing to a restore that needs it).
 fn open(repo: Option<PathBuf>, pw: &Session) -> Result<Repository> {
-    let mut r = Repository::open_local(&repo_path(repo)?, Some(&|| pw.get()))?;
+    let mut r = Repository::open(location::backend(repo)?, Some(&|| pw.get()))?;
     pw.attach(&mut r);
     for p in r.index_problems() {
         eprintln!("warning: {p}; skipped (its packs count as unindexed until `cairn repair index`)");
@@ -352,7 +327,7 @@ fn open(repo: Option<PathBuf>, pw: &Session) -> Result<Repository> {
 }
 
 fn open_without_index(repo: Option<PathBuf>, pw: &Session) -> Result<Repository> {
-    let backend = std::sync::Arc::new(cairn::backend::local::LocalBackend::new(repo_path(repo)?));
+    let backend = location::backend(repo)?;
     let mut r = Repository::open_without_index(backend, Some(&|| pw.get()))?;
     pw.attach(&mut r);
     Ok(r)

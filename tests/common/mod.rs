@@ -5,6 +5,7 @@
 pub mod appdb;
 pub mod chroma;
 pub mod crash_backend;
+pub mod garage;
 pub mod http;
 pub mod livestack;
 pub mod load;
