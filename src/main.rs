@@ -23,15 +23,7 @@ fn main() {
         Err(e) => e.exit(),
     };
     let cancel = if args.stops_cleanly() { stop_on_signals() } else { cairn::progress::Cancel::new() };
-    let code = match cli::run(args, cancel, &name) {
-        Ok(code) => code,
-        Err(e) => {
-            let code = e.downcast_ref::<cairn::Error>().map(|e| e.exit_code()).unwrap_or(1);
-            eprintln!("error: {}", cli::words::message(&e));
-            code
-        }
-    };
-    std::process::exit(code);
+    std::process::exit(cli::run(args, cancel, &name));
 }
 
 /// SIGINT and SIGTERM ask the running operation to stop cleanly (a backup

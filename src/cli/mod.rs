@@ -166,9 +166,10 @@ enum Command {
     Key(key::Command),
 }
 
-/// Run the command `name` and hand its metrics, with its outcome, to the
-/// sink the flags name.
-pub fn run(cli: Cli, cancel: cairn::progress::Cancel, name: &str) -> Result<i32> {
+/// Run the command `name`: print its error (one line, `error: …`), hand
+/// its metrics and outcome to the sink the flags name, report a failure
+/// to the webhook; the process's exit code.
+pub fn run(cli: Cli, cancel: cairn::progress::Cancel, name: &str) -> i32 {
     let started = std::time::Instant::now();
     let sink = metrics::Sink {
         file: cli.metrics_file.clone(),
@@ -191,7 +192,7 @@ pub fn run(cli: Cli, cancel: cairn::progress::Cancel, name: &str) -> Result<i32>
     if code != 0 && !own_webhook {
         notify::failure(name, code, message.as_deref().unwrap_or(&format!("exit code {code}")));
     }
-    Ok(code)
+    code
 }
 
 fn run_command(
