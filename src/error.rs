@@ -136,6 +136,11 @@ impl Error {
             Error::Source(e) => e.exit_code(),
             Error::Component { source, .. } => source.exit_code(),
             Error::DrillFailed(_) => 4,
+            // Could not reach or authenticate: told apart, so a job can
+            // page for the storage rather than for the data.
+            Error::Backend(BackendError::Denied { .. }) => 13,
+            Error::Backend(BackendError::NoBucket { .. }) => 14,
+            Error::Backend(BackendError::Unreachable { .. }) => 15,
             // 128 + SIGINT, as a shell reports a command stopped by Ctrl-C.
             Error::Interrupted | Error::InterruptedBackup { .. } | Error::InterruptedRestore { .. } => 130,
             _ => 1,

@@ -36,6 +36,9 @@ impl Backend for Counting {
     fn put(&self, key: &str, data: &[u8]) -> BResult<()> {
         self.inner.put(key, data)
     }
+    fn put_new(&self, key: &str, data: &[u8]) -> BResult<bool> {
+        self.inner.put_new(key, data)
+    }
     fn get(&self, key: &str) -> BResult<Vec<u8>> {
         self.inner.get(key)
     }

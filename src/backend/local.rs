@@ -77,6 +77,33 @@ impl Backend for LocalBackend {
         result.map_err(io)
     }
 
+    /// Written and synced as a temporary file, then `link(2)`ed into place:
+    /// the link fails with EEXIST if the key exists, atomically, where a
+    /// rename would replace it.
+    fn put_new(&self, key: &str, data: &[u8]) -> BResult<bool> {
+        let target = self.path(key);
+        let dir = target.parent().expect("key has a parent").to_path_buf();
+        self.ensure_dir(&dir, key)?;
+        let mut rnd = [0u8; 8];
+        crate::format::id::random_bytes(&mut rnd);
+        let tmp = dir.join(format!("{TMP_PREFIX}{}", hex::encode(rnd)));
+        let result = (|| {
+            super::direct::write_new_synced(&tmp, data)?;
+            let created = match fs::hard_link(&tmp, &target) {
+                Ok(()) => true,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
+                Err(e) => return Err(e),
+            };
+            fs::remove_file(&tmp)?;
+            fsync_dir(&dir)?;
+            Ok(created)
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        result.map_err(|e| BackendError::io(key, e))
+    }
+
     fn get(&self, key: &str) -> BResult<Vec<u8>> {
         let mut f = File::open(self.path(key)).map_err(|e| BackendError::io(key, e))?;
         let mut v = Vec::new();

@@ -20,6 +20,14 @@ impl Backend for MemoryBackend {
         self.objects.lock().unwrap().insert(key.to_string(), data.to_vec());
         Ok(())
     }
+    fn put_new(&self, key: &str, data: &[u8]) -> BResult<bool> {
+        let mut objects = self.objects.lock().unwrap();
+        if objects.contains_key(key) {
+            return Ok(false);
+        }
+        objects.insert(key.to_string(), data.to_vec());
+        Ok(true)
+    }
     fn get(&self, key: &str) -> BResult<Vec<u8>> {
         self.objects.lock().unwrap().get(key).cloned().ok_or(BackendError::NotFound { key: key.into() })
     }

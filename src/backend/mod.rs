@@ -10,6 +10,13 @@
 //!   missing key is `BackendError::NotFound`, a short object `ShortRead`.
 //! - `list` returns every complete object whose key starts with `prefix`, in
 //!   no particular order, never a partially written one.
+//! - `put_new` stores an object only if none exists under the key. When
+//!   `creates_exclusively()` it is atomic against a concurrent `put_new` of
+//!   the same key (a local `link(2)`, an S3 PUT with `If-None-Match: *`):
+//!   exactly one of two racing creators gets `true`; otherwise (a store that
+//!   ignores the condition, as Garage 2.5 does) it is a check, then a put.
+//!   The repository needs it once, for `config` at `init`
+//!   (format-spec/backends.md).
 //! - `delete` removes an object durably (once it returns, the object does
 //!   not come back after a crash, so deletions happen in the order they
 //!   were made); deleting a missing key is not an error.
@@ -17,6 +24,7 @@
 //! There is no rename, append or in-place update above this interface, so an
 //! S3-compatible object store can implement it directly.
 
+pub mod cached;
 mod direct;
 pub mod local;
 pub mod memory;
@@ -39,6 +47,15 @@ pub enum BackendError {
     ShortRead { key: String, offset: u64, wanted: u64, got: u64 },
     #[error("object {key}: {source}")]
     Io { key: String, source: io::Error },
+    /// The store answered, but refused the credentials (HTTP 401/403).
+    #[error("{location} refused the credentials ({detail}): check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and the key's permissions on the bucket")]
+    Denied { location: String, detail: String },
+    /// The store answered that the bucket does not exist.
+    #[error("{location}: the bucket does not exist: create it (`aws s3 mb`, `garage bucket create`) or fix the name")]
+    NoBucket { location: String },
+    /// No answer within the retry budget (refused, reset, timed out).
+    #[error("could not reach {location} ({detail}): check the endpoint and that the store is up")]
+    Unreachable { location: String, detail: String },
 }
 
 impl BackendError {
@@ -63,6 +80,9 @@ impl BackendError {
     pub fn key(&self) -> &str {
         match self {
             BackendError::NotFound { key } | BackendError::ShortRead { key, .. } | BackendError::Io { key, .. } => key,
+            BackendError::Denied { location, .. }
+            | BackendError::NoBucket { location }
+            | BackendError::Unreachable { location, .. } => location,
         }
     }
 }
@@ -74,8 +94,25 @@ pub trait Backend: Send + Sync {
     fn put(&self, key: &str, data: &[u8]) -> BResult<()>;
     fn get(&self, key: &str) -> BResult<Vec<u8>>;
     fn get_range(&self, key: &str, offset: u64, len: u64) -> BResult<Vec<u8>>;
+    /// `get_range` of metadata (a tree, a source manifest) inside a pack:
+    /// the same bytes; a caching wrapper keeps these and nothing else.
+    fn get_range_meta(&self, key: &str, offset: u64, len: u64) -> BResult<Vec<u8>> {
+        self.get_range(key, offset, len)
+    }
+    /// Create `key` only if it does not exist; `false` if it did.
+    fn put_new(&self, key: &str, data: &[u8]) -> BResult<bool>;
+    /// True if `put_new` is atomic (see the contract).
+    fn creates_exclusively(&self) -> bool {
+        true
+    }
     fn list(&self, prefix: &str) -> BResult<Vec<ObjectInfo>>;
     fn delete(&self, key: &str) -> BResult<()>;
+    /// Requests worth having in flight at once (uploads of packs, ranged
+    /// reads of a restore): a local disk gains nothing past two on the
+    /// machines cairn targets; an object store hides its latency behind more.
+    fn parallelism(&self) -> usize {
+        2
+    }
     /// Human-readable location, for messages.
     fn location(&self) -> String;
 }
@@ -94,6 +131,21 @@ pub fn conformance(b: &dyn Backend) {
     assert_eq!(b.get("data/00/x").unwrap(), b"replaced");
     let l = b.list("data/").unwrap();
     assert_eq!(l, vec![ObjectInfo { key: "data/00/x".into(), size: 8 }]);
+    assert_eq!(b.get_range_meta("data/00/x", 2, 3).unwrap(), b"pla");
+    assert!(b.put_new("config", b"first").unwrap());
+    assert!(!b.put_new("config", b"second").unwrap(), "a second create must not replace the first");
+    if b.creates_exclusively() {
+        // Racing creators: exactly one wins, and its bytes are what stays.
+        let won: Vec<u8> = std::thread::scope(|s| {
+            let racers: Vec<_> = (0..4u8).map(|i| s.spawn(move || (i, b.put_new("race", &[i; 64]).unwrap()))).collect();
+            racers.into_iter().map(|r| r.join().unwrap()).filter(|r| r.1).map(|r| r.0).collect()
+        });
+        assert_eq!(won.len(), 1, "exactly one of four racing creators wins");
+        assert_eq!(b.get("race").unwrap(), [won[0]; 64]);
+        b.delete("race").unwrap();
+    }
+    assert_eq!(b.get("config").unwrap(), b"first");
+    b.delete("config").unwrap();
     b.delete("data/00/x").unwrap();
     b.delete("data/00/x").unwrap();
     assert!(b.list("data/").unwrap().is_empty());

@@ -8,20 +8,47 @@
 //! Location: `s3:http(s)://ENDPOINT/BUCKET[/PREFIX]`; credentials and
 //! region from the usual AWS variables (`AWS_ACCESS_KEY_ID`,
 //! `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, default `us-east-1`).
+//!
+//! Faults: a request refused (connection), timed out, answered 5xx or 429
+//! is retried with exponential backoff (100 ms doubling to 15 s) until
+//! `S3Options::retry_timeout` has passed since its first try; a 4xx other
+//! than 429 is final. What remains is told apart for the user: refused
+//! credentials, a missing bucket, no answer (`BackendError`'s variants,
+//! each with its own exit code).
 
 use super::{BResult, Backend, BackendError, ObjectInfo};
 use futures::StreamExt;
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path as StorePath;
-use object_store::ObjectStore;
+use object_store::{ObjectStore, PutMode, PutOptions};
 use std::io;
+use std::time::Duration;
+
+/// How hard to try before a request fails.
+#[derive(Debug, Clone, Copy)]
+pub struct S3Options {
+    /// Retries of one request end this long after its first try.
+    pub retry_timeout: Duration,
+    /// One try's limit: a 16 MiB pack PUT then needs 0.3 MB/s.
+    pub request_timeout: Duration,
+}
+
+impl Default for S3Options {
+    fn default() -> Self {
+        S3Options { retry_timeout: Duration::from_secs(120), request_timeout: Duration::from_secs(60) }
+    }
+}
 
 pub struct S3Backend {
     store: AmazonS3,
+    /// `ENDPOINT/BUCKET`, for messages that are about the store.
+    bucket: String,
     /// Keys below this prefix (empty: the bucket's root).
     prefix: String,
     runtime: tokio::runtime::Runtime,
     location: String,
+    /// Whether the store honours `If-None-Match: *` on PUT (probed once).
+    exclusive: std::sync::OnceLock<bool>,
 }
 
 /// The parts of an `s3:` location: endpoint, bucket, prefix.
@@ -43,18 +70,62 @@ fn other(key: &str, e: impl std::fmt::Display) -> BackendError {
     BackendError::Io { key: key.to_string(), source: io::Error::other(e.to_string()) }
 }
 
-fn store_err(key: &str, e: object_store::Error) -> BackendError {
-    match e {
-        object_store::Error::NotFound { .. } => BackendError::NotFound { key: key.to_string() },
-        e => other(key, e),
+/// The error and its sources, as one line.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut s = e.source();
+    while let Some(inner) = s {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        s = inner.source();
     }
+    text
+}
+
+/// An S3 error document's `<Code>`, else the first words of the text.
+fn error_code(text: &str) -> String {
+    let code = text.split_once("<Code>").and_then(|(_, r)| r.split_once("</Code>")).map(|(c, _)| c.to_string());
+    code.unwrap_or_else(|| text.chars().take(120).collect())
+}
+
+fn innermost(text: &str) -> String {
+    text.rsplit(": ").next().unwrap_or(text).trim().to_string()
+}
+
+/// True if no answer came: the transport failed (refused, reset, timeout).
+fn unanswered(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut s: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(inner) = s {
+        if let Some(h) = inner.downcast_ref::<object_store::client::HttpError>() {
+            use object_store::client::HttpErrorKind::*;
+            if matches!(h.kind(), Connect | Request | Timeout | Interrupted) {
+                return Some(format!("{:?}", h.kind()).to_lowercase());
+            }
+        }
+        s = inner.source();
+    }
+    None
 }
 
 impl S3Backend {
-    pub fn open(location: &str) -> Result<S3Backend, String> {
+    pub fn open(location: &str, opts: S3Options) -> Result<S3Backend, String> {
         let (endpoint, bucket, prefix) = parse(location)?;
         let region = std::env::var("AWS_REGION").or_else(|_| std::env::var("AWS_DEFAULT_REGION"));
+        let retry = object_store::RetryConfig {
+            backoff: object_store::BackoffConfig {
+                init_backoff: Duration::from_millis(100),
+                max_backoff: Duration::from_secs(15),
+                base: 2.0,
+            },
+            max_retries: 64,
+            retry_timeout: opts.retry_timeout,
+        };
+        let client = object_store::ClientOptions::new()
+            .with_timeout(opts.request_timeout)
+            .with_connect_timeout(Duration::from_secs(5));
         let store = AmazonS3Builder::from_env()
+            .with_retry(retry)
+            .with_client_options(client)
             .with_endpoint(&endpoint)
             .with_bucket_name(&bucket)
             .with_region(region.unwrap_or_else(|_| "us-east-1".into()))
@@ -67,7 +138,29 @@ impl S3Backend {
             .enable_all()
             .build()
             .map_err(|e| format!("{location}: cannot start the I/O runtime: {e}"))?;
-        Ok(S3Backend { store, prefix, runtime, location: location.to_string() })
+        let bucket = format!("{endpoint}/{bucket}");
+        let exclusive = Default::default();
+        Ok(S3Backend { store, bucket, prefix, runtime, location: location.to_string(), exclusive })
+    }
+
+    /// Our error for the store's: what the user can act on first.
+    fn err(&self, key: &str, e: object_store::Error) -> BackendError {
+        let text = chain(&e);
+        let location = self.bucket.clone();
+        match e {
+            object_store::Error::NotFound { .. } if text.contains("NoSuchBucket") => {
+                BackendError::NoBucket { location }
+            }
+            object_store::Error::NotFound { .. } => BackendError::NotFound { key: key.to_string() },
+            object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. } => {
+                BackendError::Denied { location, detail: error_code(&text) }
+            }
+            // The transport's own words (the innermost cause) say why.
+            e => match unanswered(&e).is_some() || text.contains("error sending request") {
+                true => BackendError::Unreachable { location, detail: innermost(&text) },
+                false => other(key, text),
+            },
+        }
     }
 
     fn path(&self, key: &str) -> StorePath {
@@ -81,13 +174,47 @@ impl S3Backend {
 impl Backend for S3Backend {
     fn put(&self, key: &str, data: &[u8]) -> BResult<()> {
         let payload = object_store::PutPayload::from(data.to_vec());
-        self.runtime.block_on(self.store.put(&self.path(key), payload)).map(|_| ()).map_err(|e| store_err(key, e))
+        self.runtime.block_on(self.store.put(&self.path(key), payload)).map(|_| ()).map_err(|e| self.err(key, e))
+    }
+
+    /// A PUT with `If-None-Match: *` (412 when the key exists, atomically),
+    /// after a HEAD, so that a store ignoring the condition (Garage 2.5)
+    /// still refuses a key that exists when asked.
+    fn put_new(&self, key: &str, data: &[u8]) -> BResult<bool> {
+        match self.runtime.block_on(self.store.head(&self.path(key))) {
+            Ok(_) => return Ok(false),
+            Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(self.err(key, e)),
+        }
+        let payload = object_store::PutPayload::from(data.to_vec());
+        let opts = PutOptions { mode: PutMode::Create, ..Default::default() };
+        match self.runtime.block_on(self.store.put_opts(&self.path(key), payload, opts)) {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
+            Err(e) => Err(self.err(key, e)),
+        }
+    }
+
+    /// Probed: two conditional PUTs of one scratch key; the second must be refused.
+    fn creates_exclusively(&self) -> bool {
+        *self.exclusive.get_or_init(|| {
+            let mut rnd = [0u8; 8];
+            crate::format::id::random_bytes(&mut rnd);
+            let probe = self.path(&format!("probe-{}", hex::encode(rnd)));
+            let put = || {
+                let opts = PutOptions { mode: PutMode::Create, ..Default::default() };
+                self.runtime.block_on(self.store.put_opts(&probe, object_store::PutPayload::from_static(b"p"), opts))
+            };
+            let refused = put().is_ok() && matches!(put(), Err(object_store::Error::AlreadyExists { .. }));
+            let _ = self.runtime.block_on(self.store.delete(&probe));
+            refused
+        })
     }
 
     fn get(&self, key: &str) -> BResult<Vec<u8>> {
         self.runtime.block_on(async {
-            let r = self.store.get(&self.path(key)).await.map_err(|e| store_err(key, e))?;
-            r.bytes().await.map(|b| b.to_vec()).map_err(|e| store_err(key, e))
+            let r = self.store.get(&self.path(key)).await.map_err(|e| self.err(key, e))?;
+            r.bytes().await.map(|b| b.to_vec()).map_err(|e| self.err(key, e))
         })
     }
 
@@ -95,7 +222,7 @@ impl Backend for S3Backend {
         let got = self
             .runtime
             .block_on(self.store.get_range(&self.path(key), offset..offset + len))
-            .map_err(|e| store_err(key, e))?;
+            .map_err(|e| self.err(key, e))?;
         if got.len() as u64 != len {
             return Err(BackendError::ShortRead { key: key.into(), offset, wanted: len, got: got.len() as u64 });
         }
@@ -111,7 +238,7 @@ impl Backend for S3Backend {
             let mut out = Vec::new();
             let mut s = self.store.list(dir.as_ref());
             while let Some(m) = s.next().await {
-                let m = m.map_err(|e| store_err(prefix, e))?;
+                let m = m.map_err(|e| self.err(prefix, e))?;
                 let name = m.location.to_string();
                 if let Some(key) = name.strip_prefix(&strip).filter(|k| k.starts_with(prefix)) {
                     out.push(ObjectInfo { key: key.to_string(), size: m.size });
@@ -124,8 +251,13 @@ impl Backend for S3Backend {
     fn delete(&self, key: &str) -> BResult<()> {
         match self.runtime.block_on(self.store.delete(&self.path(key))) {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(other(key, e)),
+            Err(e) => Err(self.err(key, e)),
         }
+    }
+
+    /// Measured on loopback Garage (benches/s3_side_by_side.sh): see the README.
+    fn parallelism(&self) -> usize {
+        4
     }
 
     fn location(&self) -> String {

@@ -23,8 +23,8 @@ pub struct Args {
 }
 
 impl Args {
-    pub fn run(self, to: &Repository) -> Result<i32> {
-        let Some(from) = self.from.open(true)? else {
+    pub fn run(self, to: &Repository, storage: &super::location::Storage) -> Result<i32> {
+        let Some(from) = self.from.open(true, storage)? else {
             let msg = "copy: give the source with --from-repo DIR (or CAIRN_FROM_REPOSITORY)";
             return Err(cairn::Error::InvalidArgument(msg.into()).into());
         };

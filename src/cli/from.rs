@@ -22,9 +22,10 @@ pub struct From {
 
 impl From {
     /// Open the other repository (with its index when `index`).
-    pub fn open(&self, index: bool) -> Result<Option<Repository>> {
+    pub fn open(&self, index: bool, storage: &super::location::Storage) -> Result<Option<Repository>> {
         let Some(path) = &self.from_repo else { return Ok(None) };
-        let backend = super::location::backend(Some(path.clone())).map_err(|e| anyhow::anyhow!("--from-repo: {e}"))?;
+        let backend = super::location::backend(Some(path.clone()), storage, true)
+            .map_err(|e| anyhow::anyhow!("--from-repo: {e}"))?;
         let src = super::PasswordSource {
             flag_file: self.from_password_file.clone(),
             flag: "--from-password-file",

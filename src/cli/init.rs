@@ -123,9 +123,9 @@ impl Args {
     pub fn run(self, repo: Option<PathBuf>, pw: &super::Session) -> Result<i32> {
         check_flags(&self)?;
         let mut chunker = ChunkerParams { min: self.chunk_min, avg: self.chunk_avg, max: self.chunk_max };
-        let backend = super::location::new_backend(repo)?;
+        let backend = super::location::new_backend(repo, &pw.storage)?;
         let path = backend.location();
-        let from = self.from.open(false)?;
+        let from = self.from.open(false, &pw.storage)?;
         let id_key = from.as_ref().and_then(|f| f.sealer().id_key());
         if let Some(f) = &from {
             chunker = f.config.chunker;
@@ -141,7 +141,10 @@ impl Args {
             let params = self.kdf()?;
             Some(NewKey { password: pw.get_new()?, params, cipher: self.cipher.into(), id_key })
         };
-        let repo = Repository::init(backend, config, key)?;
+        let repo = Repository::init(backend.clone(), config, key)?;
+        if !backend.creates_exclusively() && !pw.shown.quiet {
+            eprintln!("note: {path} ignores If-None-Match on PUT, so two inits racing on this location could both seem to succeed; cairn needs no other atomic step (format-spec/backends.md)");
+        }
         if self.json {
             super::print_json(&serde_json::json!({
                 "repository_id": repo.config.id.to_hex(), "path": path,

@@ -89,6 +89,8 @@ pub struct Cli {
     /// The metrics' job label (default: the command, e.g. `backup`).
     #[arg(long, global = true, value_name = "NAME")]
     metrics_job: Option<String>,
+    #[command(flatten)]
+    storage: location::Storage,
     #[command(subcommand)]
     command: Command,
 }
@@ -209,7 +211,7 @@ fn run_command(
         progress::Shown { verbose: cli.verbose, quiet: cli.quiet, no_progress: cli.no_progress, force: cli.progress };
     let json = cli.command.prints_json();
     let password = Password { file: cli.password_file, command: cli.password_command };
-    let (repo, pw) = (cli.repo, Session { password, shown, cancel, json });
+    let (repo, pw) = (cli.repo, Session { password, shown, cancel, json, storage: cli.storage });
     match cli.command {
         Command::Init(a) => a.run(repo, &pw),
         Command::Backup(a) => {
@@ -226,12 +228,12 @@ fn run_command(
         }
         Command::Cat(a) => a.run(&open(repo, &pw)?),
         Command::Diff(a) => a.run(&open(repo, &pw)?),
-        Command::Copy(a) => a.run(&open(repo, &pw)?),
+        Command::Copy(a) => a.run(&open(repo, &pw)?, &pw.storage),
         Command::Dump(a) => a.run(&open(repo, &pw)?),
         Command::Find(a) => a.run(&open(repo, &pw)?),
         Command::Mount(a) => a.run(open(repo, &pw)?, &pw.cancel),
         Command::Stats(a) => a.run(&open(repo, &pw)?),
-        Command::Check(a) => a.run(location::backend(repo)?, &pw, metrics),
+        Command::Check(a) => a.run(location::backend(repo, &pw.storage, false)?, &pw, metrics),
         // Prune reads its own index after listing the snapshots.
         Command::Forget(a) => {
             let st = a.stack.as_deref().map(cairn::stack::load).transpose()?;
@@ -299,6 +301,7 @@ pub struct Session {
     pub shown: progress::Shown,
     pub cancel: cairn::progress::Cancel,
     pub json: bool,
+    pub storage: location::Storage,
 }
 
 impl Session {
@@ -319,7 +322,7 @@ impl Session {
 /// warned about (what they listed is then stored again by a backup, or
 /// missing to a restore that needs it).
 fn open(repo: Option<PathBuf>, pw: &Session) -> Result<Repository> {
-    let mut r = Repository::open(location::backend(repo)?, Some(&|| pw.get()))?;
+    let mut r = Repository::open(location::backend(repo, &pw.storage, true)?, Some(&|| pw.get()))?;
     pw.attach(&mut r);
     for p in r.index_problems() {
         eprintln!("warning: {p}; skipped (its packs count as unindexed until `cairn repair index`)");
@@ -328,7 +331,7 @@ fn open(repo: Option<PathBuf>, pw: &Session) -> Result<Repository> {
 }
 
 fn open_without_index(repo: Option<PathBuf>, pw: &Session) -> Result<Repository> {
-    let backend = location::backend(repo)?;
+    let backend = location::backend(repo, &pw.storage, true)?;
     let mut r = Repository::open_without_index(backend, Some(&|| pw.get()))?;
     pw.attach(&mut r);
     Ok(r)

@@ -172,6 +172,15 @@ pub enum ObjectKind {
     DrillRecord = 17,
 }
 
+impl ObjectKind {
+    /// Metadata stored in packs (trees, source manifests, id lists): what a
+    /// metadata cache keeps, unlike file contents and frames of pages.
+    pub fn is_metadata(self) -> bool {
+        use ObjectKind::*;
+        matches!(self, Tree | SqliteManifest | PageList | ChromaManifest | ListPatch | RedisManifest)
+    }
+}
+
 /// The kinds stored as blobs in packs, in a fixed order: the in-memory
 /// index records a blob's kind as its position here (4 bits), not as its
 /// kind byte, so kind bytes may grow past 15.

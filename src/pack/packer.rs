@@ -15,9 +15,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-/// Packs stored concurrently; the hand-over is a rendezvous, so at most
-/// this many finished packs plus the one being filled are in memory.
-const UPLOADERS: usize = 2;
+/// Packs stored concurrently (`Backend::parallelism`, at most this); the
+/// hand-over is a rendezvous, so at most that many finished packs plus the
+/// one being filled are in memory.
+const MAX_UPLOADERS: usize = 8;
 
 /// A blob ready to be packed.
 pub struct SealedBlob {
@@ -47,8 +48,10 @@ pub struct Packer {
     /// Buffers of stored packs, handed back for reuse: pack memory stays at
     /// a few buffers instead of one fresh allocation per pack.
     spare: Receiver<Vec<u8>>,
-    /// Pack buffers allocated so far; never more than `UPLOADERS + 1`.
+    /// Pack buffers allocated so far; never more than `uploaders + 1`.
     buffers: usize,
+    /// Upload threads.
+    n_uploaders: usize,
     failed: Arc<AtomicBool>,
     sealer: Sealer,
 }
@@ -58,8 +61,9 @@ impl Packer {
     pub fn new(backend: Arc<dyn Backend>, target: usize, failed: Arc<AtomicBool>, sealer: Sealer) -> Self {
         let (tx, rx) = bounded::<(IndexPack, Vec<u8>)>(0);
         let failed_flag = failed.clone();
-        let (spare_tx, spare) = bounded::<Vec<u8>>(UPLOADERS + 1);
-        let uploaders = (0..UPLOADERS)
+        let n_uploaders = backend.parallelism().clamp(1, MAX_UPLOADERS);
+        let (spare_tx, spare) = bounded::<Vec<u8>>(n_uploaders + 1);
+        let uploaders = (0..n_uploaders)
             .map(|_| {
                 let (rx, backend, failed, spare_tx) = (rx.clone(), backend.clone(), failed.clone(), spare_tx.clone());
                 std::thread::spawn(move || {
@@ -97,6 +101,7 @@ impl Packer {
             uploaders,
             spare,
             buffers: 0,
+            n_uploaders,
             failed: failed_flag,
             sealer,
         }
@@ -122,15 +127,15 @@ impl Packer {
     }
 
     /// A buffer for the next pack: a stored pack's, or a new one while fewer
-    /// than `UPLOADERS + 1` exist. Once all exist, wait for one: an uploader
+    /// than `uploaders + 1` exist. Once all exist, wait for one: an uploader
     /// hands its buffer back before it takes the next pack, so the wait ends
     /// as soon as the pack just queued is taken, and pack memory stays at
-    /// `UPLOADERS + 1` buffers however fast or slow the storage is.
+    /// `uploaders + 1` buffers however fast or slow the storage is.
     fn next_buffer(&mut self) -> Vec<u8> {
         if let Ok(b) = self.spare.try_recv() {
             return b;
         }
-        if self.buffers <= UPLOADERS {
+        if self.buffers <= self.n_uploaders {
             self.buffers += 1;
             return Vec::new();
         }

@@ -63,46 +63,58 @@ pub fn read_blobs(repo: &Repository, ids: &[Id], deliver: &Deliver) -> ReadStats
     }
     // Large ranges first, so the last thread is not left with one.
     ranges.sort_by_key(|r| std::cmp::Reverse(r.len));
-    ranges.par_iter().for_each(|Range { start, len, blobs: range }| {
-        let (start, len) = (*start, *len);
-        crate::failpoint::pause("read-range");
-        // Stopped: every blob left is handed over as interrupted, so the
-        // caller cleans up what it had begun.
-        if repo.cancelled() {
-            for (_, id) in range {
-                deliver(id, Err(&Error::Interrupted));
-            }
-            return;
-        }
-        reads.fetch_add(1, Ordering::Relaxed);
-        match repo.backend().get_range(&pack_key(&range[0].0.pack), start, len) {
-            Ok(b) => {
-                bytes.fetch_add(b.len() as u64, Ordering::Relaxed);
-                // Sorted by offset: a frame's members come in a row and
-                // the opener opens it once.
-                let mut opener = repo.opener();
-                for (loc, id) in range {
-                    let at = (loc.offset as u64 - start) as usize;
-                    let sealed = b.get(at..at + loc.length as usize).unwrap_or_default();
-                    match repo.open_located_with(&mut opener, id, loc, sealed) {
-                        Ok(raw) => deliver(id, Ok(&raw)),
-                        Err(e) => deliver(id, Err(&e)),
-                    }
+    // As many reads in flight as the backend wants (an object store more
+    // than the cores), in a pool of that size when it differs.
+    let pool = match repo.backend().parallelism() {
+        n if n == rayon::current_num_threads() => None,
+        n => rayon::ThreadPoolBuilder::new().num_threads(n).build().ok(),
+    };
+    let run = |f: &(dyn Fn() + Sync)| match &pool {
+        Some(p) => p.install(f),
+        None => f(),
+    };
+    run(&|| {
+        ranges.par_iter().for_each(|Range { start, len, blobs: range }| {
+            let (start, len) = (*start, *len);
+            crate::failpoint::pause("read-range");
+            // Stopped: every blob left is handed over as interrupted, so the
+            // caller cleans up what it had begun.
+            if repo.cancelled() {
+                for (_, id) in range {
+                    deliver(id, Err(&Error::Interrupted));
                 }
+                return;
             }
-            Err(_) => {
-                for (loc, id) in range {
-                    reads.fetch_add(1, Ordering::Relaxed);
-                    match repo.read_blob(id) {
-                        Ok(raw) => {
-                            bytes.fetch_add(loc.length as u64, Ordering::Relaxed);
-                            deliver(id, Ok(&raw))
+            reads.fetch_add(1, Ordering::Relaxed);
+            match repo.backend().get_range(&pack_key(&range[0].0.pack), start, len) {
+                Ok(b) => {
+                    bytes.fetch_add(b.len() as u64, Ordering::Relaxed);
+                    // Sorted by offset: a frame's members come in a row and
+                    // the opener opens it once.
+                    let mut opener = repo.opener();
+                    for (loc, id) in range {
+                        let at = (loc.offset as u64 - start) as usize;
+                        let sealed = b.get(at..at + loc.length as usize).unwrap_or_default();
+                        match repo.open_located_with(&mut opener, id, loc, sealed) {
+                            Ok(raw) => deliver(id, Ok(&raw)),
+                            Err(e) => deliver(id, Err(&e)),
                         }
-                        Err(e) => deliver(id, Err(&e)),
+                    }
+                }
+                Err(_) => {
+                    for (loc, id) in range {
+                        reads.fetch_add(1, Ordering::Relaxed);
+                        match repo.read_blob(id) {
+                            Ok(raw) => {
+                                bytes.fetch_add(loc.length as u64, Ordering::Relaxed);
+                                deliver(id, Ok(&raw))
+                            }
+                            Err(e) => deliver(id, Err(&e)),
+                        }
                     }
                 }
             }
-        }
+        })
     });
     ReadStats { range_reads: reads.into_inner(), bytes_read: bytes.into_inner() }
 }

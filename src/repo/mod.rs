@@ -149,7 +149,15 @@ impl Repository {
             None => (None, None),
         };
         let sealer = config.sealer(master);
-        backend.put(KEY_CONFIG, &config.encode(&sealer))?;
+        // Created only if absent (format-spec/backends.md): of two inits
+        // racing on one location, exactly one makes the repository.
+        // The loser takes its key file back, which no config matches.
+        if !backend.put_new(KEY_CONFIG, &config.encode(&sealer))? {
+            if let Some(id) = &key_id {
+                backend.delete(&format!("{PREFIX_KEYS}{id}"))?;
+            }
+            return Err(Error::AlreadyExists { path: backend.location() });
+        }
         Ok(Repository::new(backend, config, sealer, key_id))
     }
 
@@ -433,7 +441,12 @@ impl Repository {
     pub fn read_blob_with(&self, index: &MasterIndex, id: &Id) -> Result<Vec<u8>> {
         let loc = index.lookup(id).ok_or_else(|| Error::BlobNotIndexed { kind: "data or tree", id: id.to_hex() })?;
         let key = pack_key(&loc.pack);
-        let sealed = match self.backend.get_range(&key, loc.offset as u64, loc.length as u64) {
+        let (offset, length) = (loc.offset as u64, loc.length as u64);
+        let read = match loc.kind.is_metadata() {
+            true => self.backend.get_range_meta(&key, offset, length),
+            false => self.backend.get_range(&key, offset, length),
+        };
+        let sealed = match read {
             Err(BackendError::NotFound { .. }) => {
                 let what = format!("{} blob {id} in pack {key}", loc.kind.name());
                 return Err(Error::format(what, FormatError::Missing("the pack does not exist".into())));

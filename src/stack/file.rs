@@ -305,7 +305,11 @@ pub fn parse(path: &Path, text: &str) -> Result<StackFile> {
     Ok(StackFile {
         file: path.to_path_buf(),
         name,
-        repository: raw.repository.as_deref().map(rel),
+        // An object store location is not a path beside the stack file.
+        repository: raw.repository.as_deref().map(|r| match r.starts_with("s3:") {
+            true => PathBuf::from(r),
+            false => rel(r),
+        }),
         webhook: raw.webhook,
         retention,
         rto: rto.unwrap_or(Duration::from_secs(3600)),

@@ -106,6 +106,16 @@ impl Backend for CrashBackend {
             o.insert(key.to_string(), data.to_vec());
         })
     }
+    fn put_new(&self, key: &str, data: &[u8]) -> BResult<bool> {
+        let mut created = false;
+        self.write(key, |o| {
+            if !o.contains_key(key) {
+                o.insert(key.to_string(), data.to_vec());
+                created = true;
+            }
+        })?;
+        Ok(created)
+    }
     fn get(&self, key: &str) -> BResult<Vec<u8>> {
         self.read(key, |o| o.get(key).cloned().ok_or_else(|| BackendError::NotFound { key: key.into() }))
     }

@@ -137,6 +137,9 @@ impl Backend for FullDisk {
         }
         self.inner.put(key, data)
     }
+    fn put_new(&self, key: &str, data: &[u8]) -> BResult<bool> {
+        self.inner.put_new(key, data)
+    }
     fn get(&self, key: &str) -> BResult<Vec<u8>> {
         self.inner.get(key)
     }
