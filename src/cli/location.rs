@@ -27,6 +27,9 @@ pub struct Storage {
     /// 5xx, throttled) with backoff for this long before giving up.
     #[arg(long, global = true, value_name = "DURATION", default_value = "2m", env = "CAIRN_RETRY_TIMEOUT")]
     pub retry_timeout: String,
+    /// Requests to an object store in flight at once (uploads, restore reads).
+    #[arg(long, global = true, value_name = "N", default_value_t = 4)]
+    pub s3_connections: usize,
 }
 
 impl Storage {
@@ -42,7 +45,7 @@ impl Storage {
                     self.retry_timeout
                 ))
             })?;
-        Ok(S3Options { retry_timeout: d, ..S3Options::default() })
+        Ok(S3Options { retry_timeout: d, connections: self.s3_connections, ..S3Options::default() })
     }
 
     fn cache_root(&self) -> Option<PathBuf> {
