@@ -46,62 +46,58 @@ impl LocalBackend {
     }
 }
 
+impl LocalBackend {
+    /// Run `write(tmp, target)` with a fresh temporary name beside the key's
+    /// file (its directory made durable first), then fsync the directory;
+    /// on an error the temporary file is removed.
+    fn place<T>(&self, key: &str, write: impl FnOnce(&Path, &Path) -> std::io::Result<T>) -> BResult<T> {
+        let target = self.path(key);
+        let dir = target.parent().expect("key has a parent").to_path_buf();
+        self.ensure_dir(&dir, key)?;
+        let mut rnd = [0u8; 8];
+        crate::format::id::random_bytes(&mut rnd);
+        let tmp = dir.join(format!("{TMP_PREFIX}{}", hex::encode(rnd)));
+        let result = write(&tmp, &target).and_then(|t| fsync_dir(&dir).map(|_| t));
+        if result.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        result.map_err(|e| BackendError::io(key, e))
+    }
+}
+
 pub fn fsync_dir(dir: &Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
 impl Backend for LocalBackend {
     fn put(&self, key: &str, data: &[u8]) -> BResult<()> {
-        let target = self.path(key);
-        let dir = target.parent().expect("key has a parent").to_path_buf();
-        self.ensure_dir(&dir, key)?;
-        let mut rnd = [0u8; 8];
-        crate::format::id::random_bytes(&mut rnd);
-        let tmp = dir.join(format!("{TMP_PREFIX}{}", hex::encode(rnd)));
-        let io = |e| BackendError::io(key, e);
-        let result = (|| {
+        self.place(key, |tmp, target| {
             if crate::failpoint::armed("put-partial") && key.starts_with("data/") {
-                let mut f = File::create(&tmp)?;
+                let mut f = File::create(tmp)?;
                 f.write_all(&data[..data.len() / 2])?;
                 f.sync_all()?;
                 crate::failpoint::hit("put-partial");
-                fs::remove_file(&tmp)?;
+                fs::remove_file(tmp)?;
             }
-            super::direct::write_new_synced(&tmp, data)?;
-            fs::rename(&tmp, &target)?;
-            fsync_dir(&dir)
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        result.map_err(io)
+            super::direct::write_new_synced(tmp, data)?;
+            fs::rename(tmp, target)
+        })
     }
 
     /// Written and synced as a temporary file, then `link(2)`ed into place:
     /// the link fails with EEXIST if the key exists, atomically, where a
     /// rename would replace it.
     fn put_new(&self, key: &str, data: &[u8]) -> BResult<bool> {
-        let target = self.path(key);
-        let dir = target.parent().expect("key has a parent").to_path_buf();
-        self.ensure_dir(&dir, key)?;
-        let mut rnd = [0u8; 8];
-        crate::format::id::random_bytes(&mut rnd);
-        let tmp = dir.join(format!("{TMP_PREFIX}{}", hex::encode(rnd)));
-        let result = (|| {
-            super::direct::write_new_synced(&tmp, data)?;
-            let created = match fs::hard_link(&tmp, &target) {
+        self.place(key, |tmp, target| {
+            super::direct::write_new_synced(tmp, data)?;
+            let created = match fs::hard_link(tmp, target) {
                 Ok(()) => true,
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
                 Err(e) => return Err(e),
             };
-            fs::remove_file(&tmp)?;
-            fsync_dir(&dir)?;
+            fs::remove_file(tmp)?;
             Ok(created)
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        result.map_err(|e| BackendError::io(key, e))
+        })
     }
 
     fn get(&self, key: &str) -> BResult<Vec<u8>> {
