@@ -1,10 +1,10 @@
 //! A local cache of a remote repository's metadata, as a wrapper backend.
 //!
 //! Kept: whole index files, snapshots and dictionaries (immutable objects
-//! whose names are their content's hash), and metadata read out of packs
-//! through `get_range_meta` (trees, source manifests, page lists; a pack's
-//! bytes never change, so `pack@offset+length` names the same bytes for
-//! ever). Never kept: file contents, `config`, keys, marks — what a command
+//! whose names are their content's hash), and metadata in packs (trees,
+//! source manifests, page lists), when a backup writes it (`written_meta`)
+//! or a reader asks for it (`get_range_meta`); a pack's bytes never
+//! change, so `pack@offset+length` names the same bytes for ever. Never kept: file contents, `config`, keys, marks — what a command
 //! must see fresh.
 //!
 //! Trust: the repository stays the authority. Every cached file ends with
@@ -15,9 +15,14 @@
 //! by the reader like any fetched bytes (envelope check, blob id). Files are
 //! written to a temporary name and renamed, so processes sharing the cache
 //! see whole entries; deleting the directory at any time only costs
-//! re-fetching. Size: after every eighth of `limit` written, the
-//! least-recently used entries (by mtime, touched on each hit) go until the
-//! cache holds 90% of `limit`.
+//! re-fetching. Size: after every eighth of `limit` written (and at the
+//! start of a command, at most hourly), the least-recently used entries (by
+//! mtime, touched on each hit) go until the cache holds 90% of `limit`.
+//!
+//! Measured (`benches/s3.rs`): `snapshots` of 1,000 snapshots on loopback
+//! Garage 0.19 s from a warm cache, 0.62 s without one, 2.4 s filling an
+//! empty one — creating an entry file costs about 1 ms on this machine's
+//! disk (strace: `openat` with `O_CREAT` 0.4 ms, `rename` 0.24 ms), once.
 
 use super::{BResult, Backend, ObjectInfo};
 use std::fs;
@@ -50,7 +55,17 @@ impl CachedBackend {
         let dir = root.join(name);
         fs::create_dir_all(&dir)?;
         let cache = CachedBackend { inner, dir, limit, written: AtomicU64::new(0) };
-        cache.trim();
+        // Walking the cache costs a stat per entry, so a command trims at
+        // its start only if none did in the last hour with this limit
+        // (other processes may have written meanwhile); its own writes
+        // trim as they go.
+        let stamp = cache.dir.join(".trimmed");
+        let age = fs::metadata(&stamp).and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok());
+        let same_limit = fs::read(&stamp).is_ok_and(|b| b == limit.to_le_bytes());
+        if !same_limit || age.is_none_or(|a| a > std::time::Duration::from_secs(3600)) {
+            cache.trim();
+            let _ = fs::write(&stamp, limit.to_le_bytes());
+        }
         Ok(cache)
     }
 
@@ -190,6 +205,9 @@ impl Backend for CachedBackend {
         self.store(&name, &b);
         Ok(b)
     }
+    fn written_meta(&self, key: &str, offset: u64, data: &[u8]) {
+        self.store(&Self::range_name(key, offset, data.len() as u64), data);
+    }
     fn list(&self, prefix: &str) -> BResult<Vec<ObjectInfo>> {
         let listed = self.inner.list(prefix)?;
         if WHOLE.contains(&prefix) {
@@ -247,8 +265,12 @@ mod tests {
         mem.put("data/00/p", b"0123456789").unwrap();
         assert_eq!(c.get_range("data/00/p", 2, 3).unwrap(), b"234");
         assert_eq!(c.get_range_meta("data/00/p", 4, 3).unwrap(), b"456");
+        c.written_meta("data/00/p", 7, b"789");
+        mem.delete("data/00/p").unwrap();
+        assert_eq!(c.get_range_meta("data/00/p", 7, 3).unwrap(), b"789", "kept when written");
         assert!(!c.dir().join(CachedBackend::range_name("data/00/p", 2, 3)).exists());
         assert!(c.dir().join(CachedBackend::range_name("data/00/p", 4, 3)).exists());
+        assert!(c.get_range_meta("data/00/p", 1, 3).is_err(), "not kept, and gone from the store");
         c.delete("data/00/p").unwrap();
         assert!(!c.dir().join("packs/p").exists());
     }

@@ -99,6 +99,10 @@ pub trait Backend: Send + Sync {
     fn get_range_meta(&self, key: &str, offset: u64, len: u64) -> BResult<Vec<u8>> {
         self.get_range(key, offset, len)
     }
+    /// Told, after `put` of `key` returned, that `data` at `offset` in it
+    /// is metadata (what `get_range_meta` will ask for): a caching wrapper
+    /// keeps it, so a later read costs no request. Others ignore it.
+    fn written_meta(&self, _key: &str, _offset: u64, _data: &[u8]) {}
     /// Create `key` only if it does not exist; `false` if it did.
     fn put_new(&self, key: &str, data: &[u8]) -> BResult<bool>;
     /// True if `put_new` is atomic (see the contract).

@@ -75,7 +75,7 @@ impl Packer {
                             let _ = spare_tx.try_send(bytes);
                             continue;
                         }
-                        match store_pack(&*backend, &pack.id, &bytes) {
+                        match store_pack(&*backend, &pack, &bytes) {
                             Ok(()) => {
                                 out.bytes += bytes.len() as u64;
                                 out.packs.push(pack);
@@ -175,6 +175,14 @@ impl Packer {
     }
 }
 
-fn store_pack(backend: &dyn Backend, id: &Id, bytes: &[u8]) -> Result<(), BackendError> {
-    backend.put(&pack_key(id), bytes)
+/// Store a pack, then tell the backend where its metadata blobs are.
+fn store_pack(backend: &dyn Backend, pack: &IndexPack, bytes: &[u8]) -> Result<(), BackendError> {
+    let key = pack_key(&pack.id);
+    backend.put(&key, bytes)?;
+    for e in pack.blobs.iter().filter(|e| ObjectKind::from_u8(e.kind).is_some_and(ObjectKind::is_metadata)) {
+        if let Some(b) = bytes.get(e.offset as usize..e.offset as usize + e.length as usize) {
+            backend.written_meta(&key, e.offset as u64, b);
+        }
+    }
+    Ok(())
 }
