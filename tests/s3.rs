@@ -115,8 +115,21 @@ fn requests_per_gib_and_the_metadata_cache() {
     ok(on(&g, &repo).arg("init").args(FAST_KDF));
 
     let before = g.requests();
-    ok(on(&g, &repo).arg("backup").arg(&data));
+    let prom = tmp.path().join("backup.prom");
+    let err = ok_err(on(&g, &repo).arg("-v").arg("--metrics-file").arg(&prom).arg("backup").arg(&data));
     let b = delta(&before, &g.requests());
+    // cairn's own count (its metrics, and -v) is the server's.
+    let text = std::fs::read_to_string(&prom).unwrap();
+    let counted = |op: &str| {
+        let l = format!("operation=\"{op}\"");
+        let mut lines = text.lines().filter(|x| x.starts_with("cairn_storage_requests_total{"));
+        let line = lines.find(|x| x.contains(&l)).unwrap_or_else(|| panic!("no {op} requests in {text}"));
+        line.rsplit(' ').next().unwrap().parse::<f64>().unwrap() as u64
+    };
+    assert_eq!(counted("put"), b["PutObject"], "{text}");
+    assert_eq!(counted("list"), b["ListObjectsV2"], "{text}");
+    assert_eq!(counted("get"), b.get("GetObject").copied().unwrap_or(0), "{text}");
+    assert!(err.contains(&format!("storage requests: {} put", b["PutObject"])), "{err}");
     let per_gib = |op: &str, d: &std::collections::BTreeMap<String, u64>| *d.get(op).unwrap_or(&0) as f64 / gib;
     eprintln!("backup of {:.0} MiB: {b:?}", gib * 1024.0);
     // 64 packs per GiB at 16 MiB, + index, snapshot: at most 64 × 1.1 + 8 / backup.

@@ -25,6 +25,7 @@
 //! S3-compatible object store can implement it directly.
 
 pub mod cached;
+pub mod counted;
 mod direct;
 pub mod local;
 pub mod memory;

@@ -5,6 +5,7 @@
 
 use anyhow::Result;
 use cairn::backend::cached::CachedBackend;
+use cairn::backend::counted::{Counted, Requests};
 use cairn::backend::s3::{S3Backend, S3Options};
 use cairn::backend::Backend;
 use std::path::PathBuf;
@@ -30,6 +31,9 @@ pub struct Storage {
     /// Requests to an object store in flight at once (uploads, restore reads).
     #[arg(long, global = true, value_name = "N", default_value_t = 4)]
     pub s3_connections: usize,
+    /// What this run asked of remote storage, for the metrics and -v.
+    #[arg(skip)]
+    pub requests: Arc<Requests>,
 }
 
 impl Storage {
@@ -62,9 +66,10 @@ impl Storage {
 pub fn backend(repo: Option<PathBuf>, storage: &Storage, cached: bool) -> Result<Arc<dyn Backend>> {
     let given = repo.clone().map(|r| r.to_string_lossy().into_owned());
     if let Some(loc) = given.filter(|l| l.starts_with("s3:")) {
-        let b: Arc<dyn Backend> = Arc::new(
-            S3Backend::open(&loc, storage.s3()?).map_err(|e| cairn::Error::InvalidArgument(format!("--repo {e}")))?,
-        );
+        let s3 =
+            S3Backend::open(&loc, storage.s3()?).map_err(|e| cairn::Error::InvalidArgument(format!("--repo {e}")))?;
+        // Counted under the cache: only real requests count.
+        let b: Arc<dyn Backend> = Arc::new(Counted::new(Arc::new(s3), storage.requests.clone()));
         let root = storage.cache_root().filter(|_| cached && !storage.no_cache);
         return Ok(match root {
             // A cache that cannot be made costs requests, not correctness.

@@ -50,6 +50,42 @@ impl Sink {
     }
 }
 
+/// What the run asked of remote storage (nothing for a local repository):
+/// `cairn_storage_requests_total` and `cairn_storage_bytes_total` by
+/// operation, and with -v one line on stderr.
+pub fn requests(m: &Mutex<Metrics>, r: &cairn::backend::counted::Requests, verbose: bool) {
+    let totals = r.totals();
+    if totals.iter().all(|t| t.1 == 0) {
+        return;
+    }
+    let mut m = m.lock().expect("metrics");
+    for &(op, n, bytes) in &totals {
+        m.set(
+            "cairn_storage_requests_total",
+            "Requests made to the repository's object store",
+            &[("operation", op)],
+            n as f64,
+        );
+        m.set(
+            "cairn_storage_bytes_total",
+            "Bytes sent (put) or received (get) by those requests",
+            &[("operation", op)],
+            bytes as f64,
+        );
+    }
+    if verbose {
+        let line: Vec<String> = totals
+            .iter()
+            .filter(|t| t.1 > 0)
+            .map(|&(op, n, b)| match b {
+                0 => format!("{n} {op}"),
+                b => format!("{n} {op} ({})", cairn::sys::human(b)),
+            })
+            .collect();
+        eprintln!("storage requests: {}", line.join(", "));
+    }
+}
+
 /// What a backup adds: bytes, files, and per stack component its time,
 /// bytes and hold; the repository's size after it.
 pub fn backup(m: &Mutex<Metrics>, repo: &cairn::Repository, r: &cairn::ops::backup::BackupResult) {

@@ -180,6 +180,7 @@ pub fn run(cli: Cli, cancel: cairn::progress::Cancel, name: &str) -> i32 {
     };
     let recorder = std::sync::Mutex::new(cairn::metrics::Metrics::default());
     let own_webhook = cli.command.notifies_itself();
+    let (requests, verbose) = (cli.storage.requests.clone(), cli.verbose);
     let r = run_command(cli, cancel, &recorder);
     let code = match &r {
         Ok(c) => *c,
@@ -190,6 +191,7 @@ pub fn run(cli: Cli, cancel: cairn::progress::Cancel, name: &str) -> i32 {
     if let Some(m) = &message {
         eprintln!("error: {m}");
     }
+    metrics::requests(&recorder, &requests, verbose > 0);
     sink.finish(&recorder, code, started);
     if code != 0 && !own_webhook {
         notify::failure(name, code, message.as_deref().unwrap_or(&format!("exit code {code}")));
