@@ -38,9 +38,10 @@ pub struct S3Options {
 impl Default for S3Options {
     fn default() -> Self {
         // 4 connections: on loopback Garage (2 cores, CPU-bound) 2, 4 and 8
-        // gave 122, 120 and 111 MB/s of backup (benches/s3.rs, medians of 3),
-        // so the count is for real links, where latency dominates (restic's
-        // default is 5); each costs a pack buffer (16 MiB) in flight.
+        // were within noise (backup 111–124 MB/s, restore 203–215 over two
+        // runs of benches/s3.rs, medians of 3), so the count is for real
+        // links, where latency dominates (restic's default is 5); each
+        // costs a pack buffer (16 MiB) in flight.
         S3Options { retry_timeout: Duration::from_secs(120), request_timeout: Duration::from_secs(60), connections: 4 }
     }
 }
