@@ -225,15 +225,7 @@ impl Backend for CachedBackend {
         }
         Ok(())
     }
-    fn creates_exclusively(&self) -> bool {
-        self.inner.creates_exclusively()
-    }
-    fn parallelism(&self) -> usize {
-        self.inner.parallelism()
-    }
-    fn location(&self) -> String {
-        self.inner.location()
-    }
+    super::pass_through_properties!();
 }
 
 #[cfg(test)]

@@ -85,15 +85,7 @@ impl Backend for Counted {
         self.requests.add(DELETE, 0);
         self.inner.delete(key)
     }
-    fn creates_exclusively(&self) -> bool {
-        self.inner.creates_exclusively()
-    }
-    fn parallelism(&self) -> usize {
-        self.inner.parallelism()
-    }
-    fn location(&self) -> String {
-        self.inner.location()
-    }
+    super::pass_through_properties!();
 }
 
 #[cfg(test)]

@@ -90,6 +90,23 @@ impl BackendError {
 
 pub type BResult<T> = Result<T, BackendError>;
 
+/// In a wrapper backend's `impl Backend`: pass the store's properties
+/// (exclusive create, parallelism, location) through from `self.inner`.
+macro_rules! pass_through_properties {
+    () => {
+        fn creates_exclusively(&self) -> bool {
+            self.inner.creates_exclusively()
+        }
+        fn parallelism(&self) -> usize {
+            self.inner.parallelism()
+        }
+        fn location(&self) -> String {
+            self.inner.location()
+        }
+    };
+}
+pub(crate) use pass_through_properties;
+
 /// Whole-object storage. See the module documentation for the contract.
 pub trait Backend: Send + Sync {
     fn put(&self, key: &str, data: &[u8]) -> BResult<()>;
