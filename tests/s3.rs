@@ -77,6 +77,26 @@ fn wrong_credentials_missing_bucket_and_no_answer_are_one_line_each_with_their_e
     assert_eq!(code, 13, "{err}");
     one_line(&err);
 
+    // s3://BUCKET/PREFIX with keys, region and endpoint from an AWS profile
+    // (~/.aws/credentials and ~/.aws/config), nothing in the environment.
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(home.path().join(".aws")).unwrap();
+    let creds = format!("[cairn]\naws_access_key_id = {}\naws_secret_access_key = {}\n", g.key_id, g.secret);
+    std::fs::write(home.path().join(".aws/credentials"), creds).unwrap();
+    let config = format!("[profile cairn]\nregion = garage\nendpoint_url = {}\n", g.endpoint);
+    std::fs::write(home.path().join(".aws/config"), config).unwrap();
+    let mut profiled = cairn(Path::new("s3://cairn/r"));
+    for v in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL"] {
+        profiled.env_remove(v);
+    }
+    profiled
+        .env("HOME", home.path())
+        .env("AWS_PROFILE", "cairn")
+        .env_remove("CAIRN_CACHE_DIR")
+        .env_remove("XDG_CACHE_HOME");
+    ok(profiled.args(["snapshots"]));
+    assert!(home.path().join(".cache/cairn/CACHEDIR.TAG").exists(), "the cache goes under ~/.cache/cairn");
+
     let (code, err) = fails(on(&g, &format!("s3:{}/no-such-bucket/r", g.endpoint)).arg("snapshots"));
     assert_eq!(code, 14, "{err}");
     one_line(&err);

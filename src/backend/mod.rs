@@ -24,6 +24,7 @@
 //! There is no rename, append or in-place update above this interface, so an
 //! S3-compatible object store can implement it directly.
 
+mod aws_profile;
 pub mod cached;
 pub mod counted;
 mod direct;

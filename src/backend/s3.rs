@@ -5,9 +5,13 @@
 //! store's guarantee), a LIST shows only complete objects, a DELETE of a
 //! missing key succeeds.
 //!
-//! Location: `s3:http(s)://ENDPOINT/BUCKET[/PREFIX]`; credentials and
-//! region from the usual AWS variables (`AWS_ACCESS_KEY_ID`,
-//! `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, default `us-east-1`).
+//! Location: `s3:http(s)://ENDPOINT/BUCKET[/PREFIX]`, or `s3://BUCKET[/PREFIX]`
+//! with the endpoint from `AWS_ENDPOINT_URL` (or the profile's
+//! `endpoint_url`, else Amazon's). Credentials from the usual AWS variables
+//! (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`), else
+//! the profile (`aws_profile.rs`), else what `object_store` finds (web
+//! identity tokens, ECS, instance metadata); region from `AWS_REGION`,
+//! `AWS_DEFAULT_REGION`, the profile, else `us-east-1`.
 //!
 //! Faults: a request refused (connection), timed out, answered 5xx or 429
 //! is retried with exponential backoff (100 ms doubling to 15 s) until
@@ -59,11 +63,21 @@ pub struct S3Backend {
     exclusive: std::sync::OnceLock<bool>,
 }
 
-/// The parts of an `s3:` location: endpoint, bucket, prefix.
-pub fn parse(location: &str) -> Result<(String, String, String), String> {
+/// The parts of an `s3:` location: endpoint (none for `s3://BUCKET`, which
+/// takes it from the environment or the profile, else Amazon's), bucket,
+/// prefix.
+pub fn parse(location: &str) -> Result<(Option<String>, String, String), String> {
+    if let Some(rest) = location.strip_prefix("s3://") {
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(format!("{location}: no bucket; give s3://BUCKET[/PREFIX]"));
+        }
+        return Ok((None, bucket.to_string(), prefix.trim_matches('/').to_string()));
+    }
     let rest = location.strip_prefix("s3:").ok_or_else(|| format!("{location}: not an s3: location"))?;
-    let (scheme, after) =
-        rest.split_once("://").ok_or_else(|| format!("{location}: give s3:http(s)://ENDPOINT/BUCKET[/PREFIX]"))?;
+    let (scheme, after) = rest
+        .split_once("://")
+        .ok_or_else(|| format!("{location}: give s3:http(s)://ENDPOINT/BUCKET[/PREFIX] or s3://BUCKET[/PREFIX]"))?;
     if scheme != "http" && scheme != "https" {
         return Err(format!("{location}: the endpoint's scheme is http or https"));
     }
@@ -71,7 +85,7 @@ pub fn parse(location: &str) -> Result<(String, String, String), String> {
     let host = parts.next().filter(|h| !h.is_empty()).ok_or_else(|| format!("{location}: no endpoint"))?;
     let bucket = parts.next().filter(|b| !b.is_empty()).ok_or_else(|| format!("{location}: no bucket"))?;
     let prefix = parts.next().unwrap_or("").trim_matches('/').to_string();
-    Ok((format!("{scheme}://{host}"), bucket.to_string(), prefix))
+    Ok((Some(format!("{scheme}://{host}")), bucket.to_string(), prefix))
 }
 
 fn other(key: &str, e: impl std::fmt::Display) -> BackendError {
@@ -118,7 +132,14 @@ fn unanswered(e: &(dyn std::error::Error + 'static)) -> Option<String> {
 impl S3Backend {
     pub fn open(location: &str, opts: S3Options) -> Result<S3Backend, String> {
         let (endpoint, bucket, prefix) = parse(location)?;
-        let region = std::env::var("AWS_REGION").or_else(|_| std::env::var("AWS_DEFAULT_REGION"));
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let profile = super::aws_profile::load();
+        let region = env("AWS_REGION").or_else(|| env("AWS_DEFAULT_REGION")).or(profile.region);
+        let endpoint = endpoint
+            .or_else(|| env("AWS_ENDPOINT_URL_S3"))
+            .or_else(|| env("AWS_ENDPOINT_URL"))
+            .or_else(|| env("AWS_ENDPOINT"))
+            .or(profile.endpoint_url);
         let retry = object_store::RetryConfig {
             backoff: object_store::BackoffConfig {
                 init_backoff: Duration::from_millis(100),
@@ -131,16 +152,27 @@ impl S3Backend {
         let client = object_store::ClientOptions::new()
             .with_timeout(opts.request_timeout)
             .with_connect_timeout(Duration::from_secs(5));
-        let store = AmazonS3Builder::from_env()
+        let mut builder = AmazonS3Builder::from_env()
             .with_retry(retry)
             .with_client_options(client)
-            .with_endpoint(&endpoint)
             .with_bucket_name(&bucket)
-            .with_region(region.unwrap_or_else(|_| "us-east-1".into()))
-            .with_allow_http(endpoint.starts_with("http://"))
-            .with_virtual_hosted_style_request(false)
-            .build()
-            .map_err(|e| format!("{location}: {e}"))?;
+            .with_region(region.clone().unwrap_or_else(|| "us-east-1".into()))
+            .with_virtual_hosted_style_request(false);
+        if let Some(e) = &endpoint {
+            builder = builder.with_endpoint(e).with_allow_http(e.starts_with("http://"));
+        }
+        // Keys from the environment (or the instance's role) come first.
+        if env("AWS_ACCESS_KEY_ID").is_none() {
+            if let (Some(id), Some(secret)) = (profile.access_key_id, profile.secret_access_key) {
+                builder = builder.with_access_key_id(id).with_secret_access_key(secret);
+                if let Some(t) = profile.session_token {
+                    builder = builder.with_token(t);
+                }
+            }
+        }
+        let store = builder.build().map_err(|e| format!("{location}: {e}"))?;
+        let endpoint = endpoint
+            .unwrap_or_else(|| format!("https://s3.{}.amazonaws.com", region.as_deref().unwrap_or("us-east-1")));
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -279,10 +311,12 @@ mod tests {
     fn locations() {
         assert_eq!(
             super::parse("s3:http://127.0.0.1:3900/backups/cairn/prod").unwrap(),
-            ("http://127.0.0.1:3900".into(), "backups".into(), "cairn/prod".into())
+            (Some("http://127.0.0.1:3900".into()), "backups".into(), "cairn/prod".into())
         );
         assert_eq!(super::parse("s3:https://s3.example.com/b").unwrap().2, "");
-        for bad in ["s3:ftp://x/b", "s3:http://x", "s3:http:///b", "s3:bucket"] {
+        assert_eq!(super::parse("s3://backups/app/").unwrap(), (None, "backups".into(), "app".into()));
+        assert_eq!(super::parse("s3://backups").unwrap().2, "");
+        for bad in ["s3:ftp://x/b", "s3:http://x", "s3:http:///b", "s3:bucket", "s3://", "s3:///p"] {
             assert!(super::parse(bad).is_err(), "{bad}");
         }
     }

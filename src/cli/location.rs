@@ -1,5 +1,5 @@
 //! Where a repository is: `--repo DIR` (a local directory) or
-//! `--repo s3:http(s)://ENDPOINT/BUCKET[/PREFIX]`; any other
+//! `--repo s3:http(s)://ENDPOINT/BUCKET[/PREFIX]` (or `s3://BUCKET[/PREFIX]`); any other
 //! scheme-looking value is refused rather than made a directory. The
 //! storage flags (cache, retries) become library options here.
 

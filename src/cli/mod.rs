@@ -48,7 +48,8 @@ use std::path::PathBuf;
 #[derive(Parser)]
 #[command(name = "cairn", version, about, long_about = None)]
 pub struct Cli {
-    /// Repository directory (or set CAIRN_REPOSITORY).
+    /// Repository: a directory, s3:http(s)://ENDPOINT/BUCKET[/PREFIX] or
+    /// s3://BUCKET[/PREFIX] (or set CAIRN_REPOSITORY).
     #[arg(long, short = 'r', global = true, env = "CAIRN_REPOSITORY")]
     repo: Option<PathBuf>,
     /// Read the repository password from this file. Without it:
