@@ -7,7 +7,6 @@
 //!
 //!   cargo bench --bench s3            (CAIRN_BENCH_MIB=256, CAIRN_BENCH_ROUNDS=3)
 
-#[allow(dead_code)]
 mod common;
 #[path = "../tests/common/garage.rs"]
 #[allow(dead_code)]
@@ -19,6 +18,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 const CAIRN: &str = env!("CARGO_BIN_EXE_cairn");
+
+/// S3 requests by operation, as Garage counts them.
+type Counts = BTreeMap<String, u64>;
 
 fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -80,7 +82,7 @@ fn main() {
         Tool { name: "restic-s3", s3: true, restic: true },
     ];
     let mut times: BTreeMap<&str, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
-    let mut reqs: BTreeMap<&str, (BTreeMap<String, u64>, BTreeMap<String, u64>)> = BTreeMap::new();
+    let mut reqs: BTreeMap<&str, (Counts, Counts)> = BTreeMap::new();
     for round in 0..rounds {
         for t in &tools {
             let repo = t.repo(&g, w, round);

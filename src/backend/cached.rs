@@ -98,7 +98,7 @@ impl CachedBackend {
         }
         bytes.truncate(bytes.len() - 32);
         // Touch, so trimming drops the least recently used first.
-        let _ = fs::File::options().append(true).open(&path).and_then(|f| f.set_modified(std::time::SystemTime::now()));
+        let _ = filetime::set_file_mtime(&path, filetime::FileTime::now());
         Some(bytes)
     }
 
@@ -106,9 +106,7 @@ impl CachedBackend {
     fn store(&self, name: &str, content: &[u8]) {
         let path = self.file(name);
         let Some(dir) = path.parent() else { return };
-        let mut rnd = [0u8; 8];
-        crate::format::id::random_bytes(&mut rnd);
-        let tmp = dir.join(format!(".tmp-{}", hex::encode(rnd)));
+        let tmp = super::local::tmp_in(dir);
         let mut bytes = Vec::with_capacity(content.len() + 32);
         bytes.extend_from_slice(content);
         bytes.extend_from_slice(&Self::seal(name, content));

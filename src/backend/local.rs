@@ -17,6 +17,14 @@ pub struct LocalBackend {
 
 const TMP_PREFIX: &str = ".tmp-";
 
+/// A fresh temporary name in `dir` (`.tmp-` and 16 random hex digits):
+/// never an object, never listed.
+pub(crate) fn tmp_in(dir: &Path) -> PathBuf {
+    let mut rnd = [0u8; 8];
+    crate::format::id::random_bytes(&mut rnd);
+    dir.join(format!("{TMP_PREFIX}{}", hex::encode(rnd)))
+}
+
 impl LocalBackend {
     pub fn new(root: impl Into<PathBuf>) -> Self {
         // Absolute, so walking up parents in `ensure_dir` always ends at `/`
@@ -54,9 +62,7 @@ impl LocalBackend {
         let target = self.path(key);
         let dir = target.parent().expect("key has a parent").to_path_buf();
         self.ensure_dir(&dir, key)?;
-        let mut rnd = [0u8; 8];
-        crate::format::id::random_bytes(&mut rnd);
-        let tmp = dir.join(format!("{TMP_PREFIX}{}", hex::encode(rnd)));
+        let tmp = tmp_in(&dir);
         let result = write(&tmp, &target).and_then(|t| fsync_dir(&dir).map(|_| t));
         if result.is_err() {
             let _ = fs::remove_file(&tmp);

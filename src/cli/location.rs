@@ -53,11 +53,13 @@ impl Storage {
     }
 
     fn cache_root(&self) -> Option<PathBuf> {
-        let home = || std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache"));
-        let base = self.cache_dir.clone().map(Ok).unwrap_or_else(|| {
-            std::env::var_os("XDG_CACHE_HOME").map(PathBuf::from).or_else(home).map(|b| b.join("cairn")).ok_or(())
-        });
-        base.ok()
+        if let Some(d) = &self.cache_dir {
+            return Some(d.clone());
+        }
+        let base = std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+        Some(base.join("cairn"))
     }
 }
 

@@ -69,7 +69,7 @@ pub fn read_blobs(repo: &Repository, ids: &[Id], deliver: &Deliver) -> ReadStats
     // As many reads in flight as the backend wants (an object store more
     // than the cores), in a pool of that size when it differs.
     let pool = match repo.backend().parallelism() {
-        n if n == rayon::current_num_threads() => None,
+        n if n == rayon::current_num_threads() || ranges.len() < 2 => None,
         n => rayon::ThreadPoolBuilder::new().num_threads(n).build().ok(),
     };
     let run = |f: &(dyn Fn() + Sync)| match &pool {
